@@ -1,0 +1,112 @@
+import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { CitizenRepository } from '../citizens/repository';
+import { maskDni } from '../citizens/nif';
+import { loadConfig } from '../config';
+import { createDataSource } from '../db/data-source';
+import { PasarelaError } from '../errors';
+import { createLogger } from '../log';
+import { DbTrustRegistry } from '../trust/registry';
+import type { SpPolicy } from '../trust/types';
+
+const USAGE = `usage:
+  npm run cli -- citizen add --dni 12345678Z --given-name María --first-surname García [--second-surname López]
+                            --birth 1985-04-12 --mobile +34600000000 --level basic|advanced
+                            [--validity 2031-01-01] [--email x@example.org] [--password '...']
+      (without --password the citizen is registered pending activation)
+  npm run cli -- citizen show --dni 12345678Z
+  npm run cli -- sp import <metadata.xml> [--policy <policy.json>]
+  npm run cli -- sp list
+  npm run cli -- sp remove <entityID>`;
+
+async function main(argv: string[]): Promise<number> {
+  const [area, action, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      dni: { type: 'string' },
+      'given-name': { type: 'string' },
+      'first-surname': { type: 'string' },
+      'second-surname': { type: 'string' },
+      birth: { type: 'string' },
+      mobile: { type: 'string' },
+      email: { type: 'string' },
+      level: { type: 'string' },
+      validity: { type: 'string' },
+      password: { type: 'string' },
+      policy: { type: 'string' },
+    },
+  });
+  const config = loadConfig();
+  const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
+  const ds = await createDataSource({ url: config.database.url, sqlitePath: path.resolve(config.root, config.database.sqlitePath) });
+  try {
+    if (area === 'citizen' && action === 'add') {
+      const need = (k: keyof typeof values): string => {
+        const v = values[k];
+        if (typeof v !== 'string' || v === '') throw new PasarelaError('ERR_USAGE', `--${k} is required\n${USAGE}`);
+        return v;
+      };
+      const level = need('level');
+      if (level !== 'basic' && level !== 'advanced') throw new PasarelaError('ERR_USAGE', '--level must be basic or advanced');
+      const c = await new CitizenRepository(ds).create({
+        dni: need('dni'),
+        givenName: need('given-name'),
+        firstSurname: need('first-surname'),
+        secondSurname: values['second-surname'] ?? null,
+        dateOfBirth: need('birth'),
+        mobile: need('mobile'),
+        email: values.email ?? null,
+        registrationLevel: level,
+        dniValidityDate: values.validity ?? null,
+        password: values.password,
+      });
+      console.log(`citizen ${maskDni(c.dni)} registered (${c.registrationLevel}, ${c.status})`);
+      return 0;
+    }
+    if (area === 'citizen' && action === 'show') {
+      const c = await new CitizenRepository(ds).findByDni(values.dni ?? '');
+      if (!c) {
+        console.error('no such citizen');
+        return 1;
+      }
+      const { id, registrationLevel, status, failedPasswordAttempts, createdAt } = c;
+      console.log(JSON.stringify({ id, dni: maskDni(c.dni), registrationLevel, status, failedPasswordAttempts, createdAt }, null, 2));
+      return 0;
+    }
+    if (area === 'sp') {
+      const registry = new DbTrustRegistry(ds, config.trust.defaultPolicy, log);
+      if (action === 'import' && positionals[0]) {
+        const policy = values.policy ? (JSON.parse(readFileSync(values.policy, 'utf8')) as Partial<SpPolicy>) : {};
+        const sp = await registry.upsert(readFileSync(positionals[0], 'utf8'), policy, `cli:${path.basename(positionals[0])}`);
+        console.log(`imported ${sp.entityId} (${sp.acs.length} ACS, ${sp.signingKeys.length} signing key(s))`);
+        return 0;
+      }
+      if (action === 'list') {
+        await registry.reload();
+        for (const sp of registry.list()) console.log(`${sp.entityId}\t${sp.acs.map((a) => a.location).join(' ')}`);
+        return 0;
+      }
+      if (action === 'remove' && positionals[0]) {
+        await registry.remove(positionals[0]);
+        console.log(`removed ${positionals[0]}`);
+        return 0;
+      }
+    }
+    console.error(USAGE);
+    return 2;
+  } finally {
+    await ds.destroy();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`pasarela cli: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import cookieParser from 'cookie-parser';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Services } from './services';
+import { createCsrf, pageSetup } from './web/context';
+import { createKit } from './web/kit';
+import { renderError } from './web/render';
+import { loginRouter } from './web/routes/login';
+import { metadataRouter } from './web/routes/metadata';
+import { samlRouter } from './web/routes/saml';
+import { STYLESHEET } from './web/views';
+
+/** Builds the express app from services that are already built (no globals), as node-oidc-provider does. */
+export function createApp(s: Services): Express {
+  const { config, log } = s;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  app.use(
+    pinoHttp({
+      logger: log,
+      genReqId: (_req, res) => {
+        const id = randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      // Query strings carry SAML messages: log the path only.
+      serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }) },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+      autoLogging: { ignore: (req) => req.url === '/health' },
+    }),
+  );
+  // CSP is set per page (setCsp): the auto-POST page must allow the ACS origin as form-action.
+  app.use(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }));
+  app.use(cookieParser());
+  const web = { secureCookies: config.secureCookies, csrfSecret: s.secrets.csrf };
+  app.use(pageSetup(web));
+
+  app.get('/static/pasarela.css', (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=86400');
+    res.type('css').send(STYLESHEET);
+  });
+
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics, prefix: 'pasarela_' });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.contentType).send(await metrics.metrics());
+  });
+
+  app.get('/health', async (_req, res) => {
+    const [store, db] = await Promise.all([
+      s.store.ping().catch(() => false),
+      s.ds.query('SELECT 1').then(
+        () => true,
+        () => false,
+      ),
+    ]);
+    res.status(store && db ? 200 : 503).json({ status: store && db ? 'ok' : 'degraded', store, db, sps: s.trust.list().length });
+  });
+
+  app.use(
+    metadataRouter({
+      entityId: config.entityId,
+      ssoUrls: config.ssoUrls,
+      keys: s.keys,
+      supportedLoas: config.saml.supportedLoas,
+      validityHours: config.saml.metadataValidityHours,
+      algorithm: config.trust.defaultPolicy.signatureAlgorithm,
+      now: s.now,
+    }),
+  );
+
+  app.use(
+    samlRouter({
+      broker: s.broker,
+      trust: s.trust,
+      store: s.store,
+      ssoUrls: config.ssoUrls,
+      clockSkewSeconds: config.saml.clockSkewSeconds,
+      maxRequestAgeSeconds: config.saml.maxRequestAgeSeconds,
+      sessionCookieName: config.session.cookieName,
+      secureCookies: config.secureCookies,
+      now: s.now,
+    }),
+  );
+
+  const csrf = createCsrf(web);
+  const kit = createKit({
+    broker: s.broker,
+    citizens: s.citizens,
+    store: s.store,
+    loaPolicy: config.loaPolicy,
+    log,
+    now: s.now,
+    secureCookies: config.secureCookies,
+    sessionCookieName: config.session.cookieName,
+    sessionTtlSeconds: config.session.ttlSeconds,
+    csrf,
+  });
+  app.use(loginRouter(kit, s.authenticators, config.session.cookieName));
+
+  if (s.demo) {
+    app.use(s.demo.router);
+    app.get('/', (_req, res) => res.redirect(302, '/demo'));
+  }
+
+  app.use((req, res) => renderError(req, res, 404, 'error.notfound'));
+  // Never a stack trace in a browser: the page carries the reference id, the log the details.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { code?: string; type?: string; status?: number; message?: string };
+    if (e.code === 'EBADCSRFTOKEN' || e === csrf.invalidCsrfTokenError) {
+      req.log.info({ event: 'csrf.rejected' }, 'CSRF token rejected');
+      return renderError(req, res, 403, 'error.csrf');
+    }
+    if (e.type === 'entity.too.large') return renderError(req, res, 413, 'error.request', { message: 'the message body is too large' });
+    if (e.type === 'entity.parse.failed' || e.type === 'parameters.too.many') {
+      return renderError(req, res, 400, 'error.request', { message: 'the form body could not be read' });
+    }
+    req.log.error({ err }, 'unhandled error');
+    if (res.headersSent) return;
+    renderError(req, res, 500, 'error.internal');
+  });
+  return app;
+}

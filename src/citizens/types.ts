@@ -1,0 +1,36 @@
+export type RegistrationLevel = 'basic' | 'advanced';
+export type CitizenStatus = 'pending' | 'active' | 'locked' | 'deregistered';
+
+export interface Citizen {
+  id: string;
+  /** DNI or NIE, upper case, check letter validated. */
+  dni: string;
+  givenName: string;
+  firstSurname: string;
+  secondSurname: string | null;
+  /** YYYY-MM-DD */
+  dateOfBirth: string;
+  mobile: string;
+  email: string | null;
+  registrationLevel: RegistrationLevel;
+  status: CitizenStatus;
+  /** DNI validity date (YYYY-MM-DD; issue date for a permanent DNI), the Cl@ve PIN contrast datum. */
+  dniValidityDate: string | null;
+  failedPasswordAttempts: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface NewCitizen {
+  dni: string;
+  givenName: string;
+  firstSurname: string;
+  secondSurname?: string | null;
+  dateOfBirth: string;
+  mobile: string;
+  email?: string | null;
+  registrationLevel: RegistrationLevel;
+  dniValidityDate?: string | null;
+  /** Sets an initial password and makes the citizen active (seeding, tests); otherwise pending activation. */
+  password?: string;
+}

@@ -1,0 +1,125 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { ConfigError } from '../errors';
+import { configSchema, type RawConfig } from './schema';
+
+export type { RawConfig } from './schema';
+
+/** The validated configuration plus values derived from it. */
+export interface Config extends RawConfig {
+  baseUrl: string;
+  entityId: string;
+  ssoUrls: { redirect: string; post: string };
+  /** true when the public URL is https: cookies get Secure and SameSite=None. */
+  secureCookies: boolean;
+  /** Paths resolved against the project root. */
+  root: string;
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge of plain objects; arrays and scalars from `over` replace. */
+export function merge(base: Json, over: Json): Json {
+  const out: Json = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    out[k] = isObject(v) && isObject(out[k]) ? merge(out[k] as Json, v) : v;
+  }
+  return out;
+}
+
+function readJson(file: string): Json {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    if (!isObject(parsed)) throw new Error('not a JSON object');
+    return parsed;
+  } catch (err) {
+    throw new ConfigError(file, `a readable JSON object (${(err as Error).message})`);
+  }
+}
+
+/** Environment variables that override the files (operators' usual knobs). */
+function fromEnv(env: NodeJS.ProcessEnv): Json {
+  const o: Json = {};
+  const set = (keyPath: string, value: unknown): void => {
+    const parts = keyPath.split('.');
+    let cur = o;
+    for (const p of parts.slice(0, -1)) cur = (cur[p] = isObject(cur[p]) ? cur[p] : {}) as Json;
+    cur[parts.at(-1)!] = value;
+  };
+  if (env.PORT !== undefined) set('port', env.PORT);
+  if (env.HOST) set('host', env.HOST);
+  if (env.BASE_URL) set('baseUrl', env.BASE_URL.replace(/\/+$/, ''));
+  if (env.ENTITY_ID) set('entityId', env.ENTITY_ID);
+  if (env.DATABASE_URL) set('database.url', env.DATABASE_URL);
+  if (env.SQLITE_PATH) set('database.sqlitePath', env.SQLITE_PATH);
+  if (env.REDIS_URL) set('store.redisUrl', env.REDIS_URL);
+  if (env.LOG_LEVEL) set('log.level', env.LOG_LEVEL);
+  if (env.KEYS_DIR) set('keys.dir', env.KEYS_DIR);
+  if (env.PASARELA_PAIRWISE_SECRET) set('secrets.pairwise', env.PASARELA_PAIRWISE_SECRET);
+  if (env.PASARELA_CSRF_SECRET) set('secrets.csrf', env.PASARELA_CSRF_SECRET);
+  if (env.DEMO !== undefined) set('demo.enabled', env.DEMO === 'true' || env.DEMO === '1');
+  return o;
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Project root holding config/ (default: the current directory). */
+  root?: string;
+  /** Last-word overrides (tests). */
+  overrides?: Json;
+}
+
+/**
+ * config/default.json, then config/<NODE_ENV>.json, then the file named by PASARELA_CONFIG,
+ * then environment variables, then `overrides`; validated as a whole. A wrong value throws a
+ * ConfigError naming the key and what was expected.
+ */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const root = path.resolve(options.root ?? process.cwd());
+  let merged = readJson(path.join(root, 'config', 'default.json'));
+  const envName = env.NODE_ENV === 'production' ? 'production' : env.NODE_ENV === 'test' ? 'test' : undefined;
+  if (envName) {
+    const f = path.join(root, 'config', `${envName}.json`);
+    if (existsSync(f)) merged = merge(merged, readJson(f));
+    merged.env = envName;
+  }
+  if (env.PASARELA_CONFIG) merged = merge(merged, readJson(path.resolve(root, env.PASARELA_CONFIG)));
+  merged = merge(merged, fromEnv(env));
+  if (options.overrides) merged = merge(merged, options.overrides);
+
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = issue.path.join('.') || '(root)';
+    throw new ConfigError(key, issue.message);
+  }
+  return derive(parsed.data, root);
+}
+
+function derive(raw: RawConfig, root: string): Config {
+  const baseUrl = (raw.baseUrl ?? `http://localhost:${raw.port}`).replace(/\/+$/, '');
+  const loaNames = new Set(['low', 'substantial', 'high']);
+  for (const [variant, levels] of Object.entries(raw.loaPolicy)) {
+    for (const v of Object.values(levels)) {
+      if (v !== null && v !== undefined && !loaNames.has(v)) throw new ConfigError(`loaPolicy.${variant}`, 'low, substantial or high');
+    }
+  }
+  if (raw.env === 'production' && !baseUrl.startsWith('https://')) {
+    throw new ConfigError('baseUrl', 'an https:// URL in production');
+  }
+  return {
+    ...raw,
+    baseUrl,
+    entityId: raw.entityId ?? `${baseUrl}/metadata`,
+    ssoUrls: { redirect: `${baseUrl}/saml/sso`, post: `${baseUrl}/saml/sso` },
+    secureCookies: baseUrl.startsWith('https://'),
+    root,
+  };
+}
+

@@ -1,0 +1,84 @@
+import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { ConfigError } from '../errors';
+import { makeSelfSignedRsa, pemToB64 } from '../pki/self-signed';
+import type { SigningKey } from '../saml/types';
+import type { Config } from './index';
+
+export interface BrokerKeys {
+  signing: SigningKey;
+  /** Published in metadata ahead of a rollover; never used to sign yet. */
+  nextSigningCertB64?: string;
+  encryption: SigningKey;
+}
+
+function loadPair(dir: string, name: string, generate: boolean, log: Logger, cn: string): SigningKey {
+  const keyFile = path.join(dir, `${name}.key`);
+  const certFile = path.join(dir, `${name}.crt`);
+  if (!existsSync(keyFile) || !existsSync(certFile)) {
+    if (!generate) throw new ConfigError(`keys.dir`, `${keyFile} and ${certFile} to exist (key generation is off)`);
+    mkdirSync(dir, { recursive: true });
+    const { keyPem, certPem } = makeSelfSignedRsa(cn);
+    writeFileSync(keyFile, keyPem, { mode: 0o600 });
+    writeFileSync(certFile, certPem);
+    log.warn({ keyFile, certFile }, 'generated a self-signed development key pair; use managed keys in production');
+  }
+  const keyPem = readFileSync(keyFile, 'utf8');
+  const certPem = readFileSync(certFile, 'utf8');
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certPem);
+  } catch (err) {
+    throw new ConfigError(`keys.dir`, `${certFile} to hold a PEM certificate (${(err as Error).message})`);
+  }
+  const key = createPrivateKey(keyPem);
+  if (!cert.checkPrivateKey(key)) throw new ConfigError('keys.dir', `${keyFile} to be the private key of ${certFile}`);
+  if (new Date(cert.validTo) < new Date()) log.warn({ certFile, validTo: cert.validTo }, 'certificate has expired');
+  return { key, certPem, certB64: pemToB64(certPem) };
+}
+
+/** Our signing and encryption keys, as KeyObjects parsed once (PERFORMANCE.md). */
+export function loadKeys(config: Config, log: Logger): BrokerKeys {
+  const dir = path.resolve(config.root, config.keys.dir);
+  const signing = loadPair(dir, 'signing', config.keys.generateIfMissing, log, `${new URL(config.baseUrl).hostname} SAML signing`);
+  const encryption = loadPair(dir, 'encryption', config.keys.generateIfMissing, log, `${new URL(config.baseUrl).hostname} SAML encryption`);
+  let nextSigningCertB64: string | undefined;
+  if (config.keys.nextSigningCertPath) {
+    const pem = readFileSync(path.resolve(config.root, config.keys.nextSigningCertPath), 'utf8');
+    new X509Certificate(pem);
+    nextSigningCertB64 = pemToB64(pem);
+  }
+  return { signing, encryption, nextSigningCertB64 };
+}
+
+export interface Secrets {
+  pairwise: string;
+  csrf: string;
+}
+
+/**
+ * Secrets from the configuration; in development, generated once into var/secrets.json
+ * (so pairwise NameIDs stay stable across restarts) with a loud warning.
+ */
+export function loadSecrets(config: Config, log: Logger): Secrets {
+  if (config.secrets.pairwise && config.secrets.csrf) return { pairwise: config.secrets.pairwise, csrf: config.secrets.csrf };
+  if (config.env === 'production') {
+    throw new ConfigError(config.secrets.pairwise ? 'secrets.csrf' : 'secrets.pairwise', 'a secret of at least 32 characters (PASARELA_PAIRWISE_SECRET / PASARELA_CSRF_SECRET)');
+  }
+  const file = path.resolve(config.root, 'var', 'secrets.json');
+  let stored: Partial<Secrets> = {};
+  if (existsSync(file)) stored = JSON.parse(readFileSync(file, 'utf8')) as Partial<Secrets>;
+  const secrets: Secrets = {
+    pairwise: config.secrets.pairwise ?? stored.pairwise ?? randomBytes(32).toString('base64url'),
+    csrf: config.secrets.csrf ?? stored.csrf ?? randomBytes(32).toString('base64url'),
+  };
+  if (stored.pairwise !== secrets.pairwise || stored.csrf !== secrets.csrf) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
+    chmodSync(file, 0o600);
+  }
+  log.warn({ file }, 'using development secrets from var/secrets.json; set PASARELA_PAIRWISE_SECRET and PASARELA_CSRF_SECRET in production');
+  return secrets;
+}

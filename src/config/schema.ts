@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { SIG_ALG, type SignatureAlgorithmUri } from '../saml/constants';
+
+const loaLevel = z.enum(['low', 'substantial', 'high']);
+const nameIdFormat = z.enum(['persistent', 'transient', 'unspecified']);
+const methodId = z.enum(['pin', 'permanente', 'certificate', 'eidas', 'movil']);
+const sigAlg = z.enum(Object.values(SIG_ALG) as [SignatureAlgorithmUri, ...SignatureAlgorithmUri[]]);
+
+export const spPolicySchema = z
+  .object({
+    requireSignedRequests: z.boolean(),
+    allowedMethods: z.array(methodId).optional(),
+    minLoa: loaLevel,
+    maxLoa: loaLevel,
+    releasedAttributes: z.array(z.string().min(1)).optional(),
+    nameIdFormats: z.array(nameIdFormat).min(1),
+    encryptAssertion: z.boolean(),
+    signResponse: z.boolean(),
+    signAssertion: z.boolean(),
+    signatureAlgorithm: sigAlg,
+    allowSha1: z.boolean(),
+  })
+  .strict()
+  .refine((p) => p.signResponse || p.signAssertion, { message: 'at least one of signResponse/signAssertion must be true' });
+
+/** Method variant -> registration level ('basic' | 'advanced' | 'none' for no registration) -> LoA reached. */
+export const loaPolicySchema = z.record(
+  z.string().regex(/^[a-z]+\.[a-z+]+$/, 'a method variant such as "permanente.password"'),
+  z.object({ basic: loaLevel.nullable().optional(), advanced: loaLevel.nullable().optional(), none: loaLevel.nullable().optional() }).strict(),
+);
+
+export const configSchema = z
+  .object({
+    env: z.enum(['development', 'production', 'test']),
+    host: z.string().min(1),
+    port: z.coerce.number().int().min(0).max(65535),
+    /** Public base URL, e.g. https://pasarela.example.gob.es — every endpoint URL derives from it. */
+    baseUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /** Our SAML entityID (defaults to `${baseUrl}/metadata`). */
+    entityId: z.string().min(1).optional(),
+    database: z.object({ url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL').optional(), sqlitePath: z.string().min(1) }).strict(),
+    store: z.object({ redisUrl: z.string().regex(/^rediss?:\/\//, 'a redis:// URL').optional(), keyPrefix: z.string() }).strict(),
+    keys: z
+      .object({
+        dir: z.string().min(1),
+        generateIfMissing: z.boolean(),
+        /** Optional next signing certificate published in metadata ahead of a rollover. */
+        nextSigningCertPath: z.string().optional(),
+      })
+      .strict(),
+    secrets: z
+      .object({
+        /** HMAC key for pairwise persistent NameIDs; changing it changes every persistent NameID. */
+        pairwise: z.string().min(32).optional(),
+        /** HMAC key for CSRF tokens. */
+        csrf: z.string().min(32).optional(),
+      })
+      .strict()
+      .default({}),
+    saml: z
+      .object({
+        clockSkewSeconds: z.number().int().min(0).max(600),
+        maxRequestAgeSeconds: z.number().int().min(30).max(3600),
+        assertionLifetimeSeconds: z.number().int().min(30).max(3600),
+        transactionTtlSeconds: z.number().int().min(60).max(86400),
+        metadataValidityHours: z.number().int().min(1).max(24 * 30),
+        supportedLoas: z.array(loaLevel).min(1),
+      })
+      .strict(),
+    session: z.object({ ttlSeconds: z.number().int().min(60).max(7 * 86400), cookieName: z.string().regex(/^[A-Za-z0-9_-]+$/) }).strict(),
+    methods: z.object({ enabled: z.array(methodId).min(1) }).strict(),
+    loaPolicy: loaPolicySchema,
+    trust: z.object({ metadataDir: z.string().min(1), defaultPolicy: spPolicySchema }).strict(),
+    demo: z.object({ enabled: z.boolean(), seedCitizen: z.boolean() }).strict(),
+    notify: z.object({ outboxPath: z.string().min(1) }).strict(),
+    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
+    /** Express "trust proxy" (false, or a list of proxy addresses) so client addresses and https are read correctly behind a load balancer. */
+    trustProxy: z.union([z.boolean(), z.array(z.string())]),
+  })
+  .strict();
+
+export type RawConfig = z.infer<typeof configSchema>;

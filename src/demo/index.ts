@@ -1,0 +1,153 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import express, { type Router } from 'express';
+import { SAML, generateServiceProviderMetadata, ValidateInResponseTo, type Profile } from '@node-saml/node-saml';
+import { InMemoryCacheProvider } from '@node-saml/node-saml/lib/in-memory-cache-provider';
+import type { Logger } from 'pino';
+import { makeSelfSignedRsa, pemToB64 } from '../pki/self-signed';
+import { LOA } from '../saml/constants';
+import { parseXml, textOf } from '../saml/xml';
+import { setCsp, pageContext } from '../web/context';
+import { html } from '../web/html';
+import { layout } from '../web/views';
+
+/**
+ * The demo SP at /demo: a real SAML SP (node-saml, the library many Node SPs use) with its own
+ * keys, so a newcomer sees the whole flow — signed AuthnRequest out, signed Response verified —
+ * without writing a line. It is an ordinary entry in the trust list.
+ */
+export interface DemoSp {
+  entityId: string;
+  metadataXml: string;
+  router: Router;
+}
+
+export function createDemoSp(opts: { baseUrl: string; ssoUrl: string; idpCertPem: string; keysDir: string; log: Logger }): DemoSp {
+  const dir = path.join(opts.keysDir, 'demo-sp');
+  const keyFile = path.join(dir, 'sp.key');
+  const certFile = path.join(dir, 'sp.crt');
+  if (!existsSync(keyFile) || !existsSync(certFile)) {
+    mkdirSync(dir, { recursive: true });
+    const kc = makeSelfSignedRsa('Pasarela demo SP');
+    writeFileSync(keyFile, kc.keyPem, { mode: 0o600 });
+    writeFileSync(certFile, kc.certPem);
+  }
+  const keyPem = readFileSync(keyFile, 'utf8');
+  const certPem = readFileSync(certFile, 'utf8');
+  const entityId = `${opts.baseUrl}/demo/metadata`;
+  const callbackUrl = `${opts.baseUrl}/demo/acs`;
+  const cacheProvider = new InMemoryCacheProvider({ keyExpirationPeriodMs: 30 * 60_000 });
+
+  const saml = (loa: string, forceAuthn: boolean) =>
+    new SAML({
+      entryPoint: opts.ssoUrl,
+      issuer: entityId,
+      callbackUrl,
+      audience: entityId,
+      idpCert: pemToB64(opts.idpCertPem),
+      privateKey: keyPem,
+      signatureAlgorithm: 'sha256',
+      identifierFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
+      authnContext: [loa],
+      racComparison: 'minimum',
+      forceAuthn,
+      wantAssertionsSigned: true,
+      wantAuthnResponseSigned: true,
+      validateInResponseTo: ValidateInResponseTo.always,
+      cacheProvider,
+      acceptedClockSkewMs: 60_000,
+      providerName: 'demo;Pasarela demo',
+    });
+
+  const metadataXml = generateServiceProviderMetadata({
+    issuer: entityId,
+    callbackUrl,
+    publicCerts: certPem,
+    identifierFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
+    wantAssertionsSigned: true,
+  });
+
+  const router = express.Router();
+  const levels: Array<[keyof typeof LOA, string]> = [
+    ['low', 'low — bajo'],
+    ['substantial', 'substantial — sustancial'],
+    ['high', 'high — alto'],
+  ];
+
+  router.get('/demo', (req, res) => {
+    setCsp(res);
+    const ctx = pageContext(req, res);
+    res.type('html').send(
+      layout(
+        ctx,
+        'Demo SP',
+        html`<h1>Demo service provider</h1>
+<p>This page is a separate SAML service provider (node-saml) registered in Pasarela's trust list. Pick the level of assurance it asks for.</p>
+<form method="get" action="/demo/login">
+<fieldset><legend>Level of assurance</legend>
+${levels.map(([k, label], i) => html`<p><input type="radio" id="loa-${k}" name="loa" value="${k}"${i === 0 ? html` checked` : ''}> <label for="loa-${k}" style="display:inline">${label}</label></p>`)}
+</fieldset>
+<p><input type="checkbox" id="force" name="force" value="1"> <label for="force" style="display:inline">ForceAuthn</label></p>
+<p><button type="submit">Log in through Pasarela</button></p>
+</form>`,
+      ),
+    );
+  });
+
+  router.get('/demo/login', async (req, res) => {
+    const key = typeof req.query.loa === 'string' && req.query.loa in LOA ? (req.query.loa as keyof typeof LOA) : 'low';
+    const url = await saml(LOA[key], req.query.force === '1').getAuthorizeUrlAsync('demo', undefined, {});
+    res.redirect(302, url);
+  });
+
+  router.post('/demo/acs', express.urlencoded({ extended: false, limit: '600kb' }), async (req, res) => {
+    setCsp(res);
+    const ctx = pageContext(req, res);
+    try {
+      const { profile } = await saml(LOA.low, false).validatePostResponseAsync(req.body as Record<string, string>);
+      if (!profile) throw new Error('no profile in the response');
+      const { classRef, attributes } = describe(profile);
+      res.type('html').send(
+        layout(
+          ctx,
+          'Demo SP — logged in',
+          html`<h1>Logged in</h1>
+<p>Level of assurance achieved: <strong id="loa">${classRef}</strong></p>
+<p>NameID (${profile.nameIDFormat}): <code id="nameid">${profile.nameID}</code></p>
+<table id="attributes"><caption>Attributes</caption><thead><tr><th scope="col">Name</th><th scope="col">Value</th></tr></thead><tbody>
+${attributes.map(([n, v]) => html`<tr><th scope="row">${n}</th><td>${v}</td></tr>`)}
+</tbody></table>
+<p><a href="/demo">Start again</a></p>`,
+        ),
+      );
+    } catch (err) {
+      opts.log.info({ event: 'demo.acs.rejected', err: (err as Error).message }, 'demo SP rejected a response');
+      res.status(400).type('html').send(
+        layout(ctx, 'Demo SP — not logged in', html`<h1>Not logged in</h1><p id="reason">${(err as Error).message}</p><p><a href="/demo">Start again</a></p>`),
+      );
+    }
+  });
+
+  router.get('/demo/metadata', (_req, res) => {
+    res.type('application/samlmetadata+xml').send(metadataXml);
+  });
+
+  return { entityId, metadataXml, router };
+}
+
+/** AuthnContextClassRef and attributes of a validated assertion (read from node-saml's verified assertion XML). */
+function describe(profile: Profile): { classRef: string; attributes: Array<[string, string]> } {
+  const xml = profile.getAssertionXml?.() ?? '';
+  const doc = parseXml(xml);
+  const ref = doc.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'AuthnContextClassRef')[0];
+  const attributes: Array<[string, string]> = [];
+  const attrs = doc.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'Attribute');
+  for (let i = 0; i < attrs.length; i++) {
+    const a = attrs[i]!;
+    const values = a.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'AttributeValue');
+    const texts: string[] = [];
+    for (let j = 0; j < values.length; j++) texts.push(textOf(values[j]!));
+    attributes.push([a.getAttribute('FriendlyName') || a.getAttribute('Name') || '', texts.join(', ')]);
+  }
+  return { classRef: ref ? textOf(ref) : '', attributes };
+}

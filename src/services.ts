@@ -1,0 +1,125 @@
+import path from 'node:path';
+import type { DataSource } from 'typeorm';
+import type { Logger } from 'pino';
+import { permanente } from './authn/permanente';
+import type { Authenticator } from './authn/types';
+import { Broker } from './broker/broker';
+import { CitizenRepository } from './citizens/repository';
+import type { Config } from './config';
+import { loadKeys, loadSecrets, type BrokerKeys, type Secrets } from './config/keys';
+import { createDataSource } from './db/data-source';
+import { createDemoSp, type DemoSp } from './demo';
+import type { MethodId } from './saml/types';
+import { createStore } from './store';
+import type { KeyValueStore } from './store/types';
+import { DbTrustRegistry, importMetadataDir } from './trust/registry';
+import type { TrustRegistry } from './trust/types';
+
+export interface Services {
+  config: Config;
+  log: Logger;
+  store: KeyValueStore;
+  ds: DataSource;
+  trust: TrustRegistry;
+  citizens: CitizenRepository;
+  keys: BrokerKeys;
+  secrets: Secrets;
+  broker: Broker;
+  authenticators: Authenticator[];
+  demo?: DemoSp;
+  now: () => Date;
+  close(): Promise<void>;
+}
+
+/** The demo citizen seeded on first start of an embedded broker (printed by the start banner). */
+export const DEMO_CITIZEN = {
+  dni: '12345678Z',
+  password: 'Demo-Pasarela-2026',
+  givenName: 'María',
+  firstSurname: 'García',
+  secondSurname: 'López',
+  dateOfBirth: '1985-04-12',
+  mobile: '+34600000000',
+  registrationLevel: 'advanced' as const,
+  dniValidityDate: '2031-01-01',
+};
+
+const ALL_AUTHENTICATORS: Authenticator[] = [permanente];
+
+export interface BuildOptions {
+  now?: () => Date;
+  /** Use these instead of building them from the configuration (tests pass the storage pair under test). */
+  store?: KeyValueStore;
+  ds?: DataSource;
+}
+
+/** config -> stores -> registries -> broker. Everything the app needs, nothing global. */
+export async function buildServices(config: Config, log: Logger, options: BuildOptions = {}): Promise<Services> {
+  const now = options.now ?? (() => new Date());
+  const keys = loadKeys(config, log);
+  const secrets = loadSecrets(config, log);
+  const store = options.store ?? (await createStore({ redisUrl: config.store.redisUrl, keyPrefix: config.store.keyPrefix }));
+  const ds =
+    options.ds ??
+    (await createDataSource({ url: config.database.url, sqlitePath: path.resolve(config.root, config.database.sqlitePath) }));
+  if (!config.store.redisUrl && !options.store) log.warn('using the in-memory store: transactions and sessions live in this process only');
+
+  const trust = new DbTrustRegistry(ds, config.trust.defaultPolicy, log);
+  await trust.reload();
+  await importMetadataDir(trust, path.resolve(config.root, config.trust.metadataDir), log);
+
+  let demo: DemoSp | undefined;
+  if (config.demo.enabled) {
+    demo = createDemoSp({
+      baseUrl: config.baseUrl,
+      ssoUrl: config.ssoUrls.redirect,
+      idpCertPem: keys.signing.certPem,
+      keysDir: path.resolve(config.root, config.keys.dir),
+      log,
+    });
+    await trust.upsert(demo.metadataXml, {}, 'demo');
+  }
+
+  const citizens = new CitizenRepository(ds);
+  if (config.demo.seedCitizen && !(await citizens.findByDni(DEMO_CITIZEN.dni))) {
+    await citizens.create(DEMO_CITIZEN);
+    log.warn({ event: 'demo.citizen.seeded' }, 'seeded the demo citizen (development only)');
+  }
+
+  const authenticators = ALL_AUTHENTICATORS.filter((a) => config.methods.enabled.includes(a.id));
+  const broker = new Broker({
+    options: {
+      entityId: config.entityId,
+      methods: config.methods.enabled as MethodId[],
+      loaPolicy: config.loaPolicy,
+      assertionLifetimeSeconds: config.saml.assertionLifetimeSeconds,
+      transactionTtlSeconds: config.saml.transactionTtlSeconds,
+      sessionTtlSeconds: config.session.ttlSeconds,
+    },
+    keys,
+    secrets,
+    trust,
+    store,
+    log,
+    now,
+  });
+
+  return {
+    config,
+    log,
+    store,
+    ds,
+    trust,
+    citizens,
+    keys,
+    secrets,
+    broker,
+    authenticators,
+    demo,
+    now,
+    async close() {
+      await store.close();
+      if (ds.isInitialized) await ds.destroy();
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import { doubleCsrf } from 'csrf-csrf';
+import { pickLang, translator } from './i18n';
+import type { PageContext } from './views';
+
+export const BROWSER_COOKIE = 'pasarela_bid';
+export const LANG_COOKIE = 'pasarela_lang';
+
+export interface WebSettings {
+  secureCookies: boolean;
+  csrfSecret: string;
+}
+
+/** Cookie attributes: HttpOnly always; Secure under https. */
+export function cookieBase(secure: boolean) {
+  return { httpOnly: true, secure, path: '/' } as const;
+}
+
+/**
+ * The SSO cookie must come back on the SP's cross-site auto-POST to /saml/sso, which needs
+ * SameSite=None, which browsers only accept with Secure. Plain-http development falls back to
+ * Lax (the demo SP is same-site there).
+ */
+export function ssoCookieOptions(secure: boolean, maxAgeMs: number) {
+  return { ...cookieBase(secure), sameSite: secure ? ('none' as const) : ('lax' as const), maxAge: maxAgeMs };
+}
+
+export function createCsrf(settings: WebSettings) {
+  return doubleCsrf({
+    getSecret: () => settings.csrfSecret,
+    // Anonymous citizens have no session yet: a random per-browser id binds the token to the browser.
+    getSessionIdentifier: (req) => String((req.cookies as Record<string, string> | undefined)?.[BROWSER_COOKIE] ?? ''),
+    cookieName: settings.secureCookies ? '__Host-pasarela.csrf' : 'pasarela_csrf',
+    cookieOptions: { sameSite: 'lax', secure: settings.secureCookies, path: '/', httpOnly: true },
+    getCsrfTokenFromRequest: (req) => (req.body as Record<string, unknown> | undefined)?._csrf as string | undefined,
+  });
+}
+
+/** Per-request: browser id cookie, CSP nonce, language. */
+export function pageSetup(settings: WebSettings) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const cookies = (req.cookies ?? {}) as Record<string, string>;
+    if (!cookies[BROWSER_COOKIE] || !/^[A-Za-z0-9_-]{22,64}$/.test(cookies[BROWSER_COOKIE])) {
+      const id = randomBytes(18).toString('base64url');
+      cookies[BROWSER_COOKIE] = id;
+      req.cookies = cookies;
+      res.cookie(BROWSER_COOKIE, id, { ...cookieBase(settings.secureCookies), sameSite: 'lax' });
+    }
+    const queryLang = typeof req.query.lang === 'string' ? req.query.lang : undefined;
+    const lang = pickLang(queryLang, cookies[LANG_COOKIE], req.get('accept-language'));
+    if (queryLang === lang && cookies[LANG_COOKIE] !== lang) {
+      res.cookie(LANG_COOKIE, lang, { ...cookieBase(settings.secureCookies), sameSite: 'lax', maxAge: 365 * 86_400_000 });
+    }
+    res.locals.lang = lang;
+    res.locals.nonce = randomBytes(16).toString('base64');
+    res.setHeader('Content-Language', lang);
+    next();
+  };
+}
+
+export function pageContext(req: Request, res: Response, csrfToken?: string): PageContext {
+  const lang = res.locals.lang as PageContext['lang'];
+  return { lang, t: translator(lang), path: req.originalUrl, csrfToken, nonce: res.locals.nonce as string };
+}
+
+/**
+ * Our pages load nothing from elsewhere; the only script is the nonce'd auto-submit, and the
+ * only cross-origin form target is the ACS of the SP being answered.
+ */
+export function setCsp(res: Response, formActionOrigin?: string): void {
+  const nonce = res.locals.nonce as string;
+  const formAction = formActionOrigin ? `'self' ${formActionOrigin}` : `'self'`;
+  res.setHeader(
+    'Content-Security-Policy',
+    `default-src 'none'; style-src 'self'; img-src 'self'; script-src 'nonce-${nonce}'; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`,
+  );
+}

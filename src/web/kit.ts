@@ -1,0 +1,79 @@
+import type { Request, Response } from 'express';
+import type { Logger } from 'pino';
+import type { AuthnResult } from '../authn/types';
+import type { Broker } from '../broker/broker';
+import type { LoaPolicy } from '../broker/policy';
+import type { LoginTransaction } from '../broker/transaction';
+import type { CitizenRepository } from '../citizens/repository';
+import type { KeyValueStore } from '../store/types';
+import type { ServiceProvider } from '../trust/types';
+import { pageContext, ssoCookieOptions } from './context';
+import { renderError, renderPost } from './render';
+import type { PageContext } from './views';
+
+/** What every authenticator gets from the web layer: transactions, CSRF, pages, and `finish`. */
+export interface AuthnKit {
+  broker: Broker;
+  citizens: CitizenRepository;
+  store: KeyValueStore;
+  loaPolicy: LoaPolicy;
+  log: Logger;
+  now: () => Date;
+  /** Load the transaction named in the URL and check the citizen chose this method; renders the error page and returns null otherwise. */
+  loadTxn(req: Request, res: Response, method: string): Promise<{ txn: LoginTransaction; sp: ServiceProvider } | null>;
+  /** Page context with a fresh CSRF token for forms. */
+  page(req: Request, res: Response): PageContext;
+  /** CSRF check middleware for POSTs. */
+  csrfProtection: (req: Request, res: Response, next: (err?: unknown) => void) => void;
+  /** Authentication succeeded: respond to the SP and set the SSO cookie. */
+  finish(req: Request, res: Response, txnId: string, result: AuthnResult): Promise<void>;
+}
+
+export interface KitDeps {
+  broker: Broker;
+  citizens: CitizenRepository;
+  store: KeyValueStore;
+  loaPolicy: LoaPolicy;
+  log: Logger;
+  now: () => Date;
+  secureCookies: boolean;
+  sessionCookieName: string;
+  sessionTtlSeconds: number;
+  csrf: {
+    generateCsrfToken: (req: Request, res: Response) => string;
+    doubleCsrfProtection: AuthnKit['csrfProtection'];
+  };
+}
+
+export function createKit(deps: KitDeps): AuthnKit {
+  return {
+    broker: deps.broker,
+    citizens: deps.citizens,
+    store: deps.store,
+    loaPolicy: deps.loaPolicy,
+    log: deps.log,
+    now: deps.now,
+    csrfProtection: deps.csrf.doubleCsrfProtection,
+    page: (req, res) => pageContext(req, res, deps.csrf.generateCsrfToken(req, res)),
+    async loadTxn(req, res, method) {
+      const loaded = await deps.broker.load(String(req.params.txn ?? ''));
+      if (!loaded || (method !== 'chooser' && loaded.txn.method !== method)) {
+        renderError(req, res, 410, 'error.expired');
+        return null;
+      }
+      return loaded;
+    },
+    async finish(req, res, txnId, result) {
+      const cookies = (req.cookies ?? {}) as Record<string, string>;
+      const done = await deps.broker.complete(txnId, result, cookies[deps.sessionCookieName]);
+      if (!done) {
+        renderError(req, res, 410, 'error.expired');
+        return;
+      }
+      if (done.session) {
+        res.cookie(deps.sessionCookieName, done.session.id, ssoCookieOptions(deps.secureCookies, deps.sessionTtlSeconds * 1000));
+      }
+      renderPost(req, res, done.post);
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import express, { type Request, type Response, type Router } from 'express';
+import type { Broker } from '../../broker/broker';
+import { receiveAuthnRequest, type ReceiveOptions } from '../../saml/request';
+import type { KeyValueStore } from '../../store/types';
+import type { TrustRegistry } from '../../trust/types';
+import { renderError, renderPost, type WebDeps } from '../render';
+
+export interface SamlRouteDeps extends WebDeps {
+  broker: Broker;
+  trust: Pick<TrustRegistry, 'get'>;
+  store: KeyValueStore;
+  ssoUrls: { redirect: string; post: string };
+  clockSkewSeconds: number;
+  maxRequestAgeSeconds: number;
+  sessionCookieName: string;
+  now?: () => Date;
+}
+
+/** /saml/sso: HTTP-Redirect (GET) and HTTP-POST. All checks live in saml/request; this only adapts HTTP. */
+export function samlRouter(deps: SamlRouteDeps): Router {
+  const router = express.Router();
+  const now = deps.now ?? (() => new Date());
+  const receiveOptions = (): ReceiveOptions => ({
+    trust: deps.trust,
+    replay: (key, ttlMs) => deps.store.setIfAbsent(`replay:${key}`, '1', ttlMs),
+    now: now(),
+    clockSkewSeconds: deps.clockSkewSeconds,
+    maxRequestAgeSeconds: deps.maxRequestAgeSeconds,
+    ssoUrls: deps.ssoUrls,
+  });
+
+  const handle = async (req: Request, res: Response, msg: Parameters<typeof receiveAuthnRequest>[0]): Promise<void> => {
+    const received = await receiveAuthnRequest(msg, receiveOptions());
+    if (!received.ok) {
+      const f = received.failure;
+      req.log.info({ event: 'saml.request.rejected', code: f.code, reason: f.message, respond: !!f.respondTo }, 'AuthnRequest rejected');
+      if (f.respondTo) {
+        const post = await deps.broker.errorPost(f.respondTo, { status: f.status, subStatus: f.subStatus, message: f.message });
+        renderPost(req, res, post);
+      } else {
+        renderError(req, res, 400, 'error.request', { message: f.message });
+      }
+      return;
+    }
+    const { request, sp } = received;
+    req.log.info(
+      { event: 'saml.request.accepted', sp: sp.entityId, requestId: request.id, binding: request.binding, loa: request.requestedLoa },
+      'AuthnRequest accepted',
+    );
+    const cookies = (req.cookies ?? {}) as Record<string, string>;
+    const decision = await deps.broker.start(request, sp, cookies[deps.sessionCookieName]);
+    if (decision.kind === 'respond') {
+      renderPost(req, res, decision.post);
+      return;
+    }
+    res.redirect(303, `/login/${decision.txn.id}`);
+  };
+
+  router.get('/saml/sso', async (req, res) => {
+    const q = req.originalUrl.indexOf('?');
+    await handle(req, res, { binding: 'redirect', rawQuery: q >= 0 ? req.originalUrl.slice(q + 1) : '' });
+  });
+
+  // Cl@ve 2 SPs POST a plain base64 SAMLRequest; the body cap sits above the 256 KiB XML cap.
+  router.post('/saml/sso', express.urlencoded({ extended: false, limit: '600kb', parameterLimit: 10 }), async (req, res) => {
+    await handle(req, res, { binding: 'post', form: (req.body ?? {}) as Record<string, unknown> });
+  });
+
+  return router;
+}

@@ -1,0 +1,160 @@
+import type { MethodOption } from '../broker/policy';
+import type { PostBack } from '../broker/broker';
+import type { LoaLevel } from '../saml/constants';
+import { html, raw, type Raw } from './html';
+import type { Lang, MessageKey, Translate } from './i18n';
+
+export interface PageContext {
+  lang: Lang;
+  t: Translate;
+  /** Path of the current page, for the language switch links. */
+  path: string;
+  csrfToken?: string;
+  /** CSP nonce for the one inline script we use (auto-submit). */
+  nonce?: string;
+}
+
+export function layout(ctx: PageContext, title: string, body: Raw): string {
+  const other: Lang = ctx.lang === 'es' ? 'en' : 'es';
+  const url = new URL(ctx.path, 'http://local');
+  url.searchParams.set('lang', other);
+  const switchHref = url.pathname + url.search;
+  return html`<!doctype html>
+<html lang="${ctx.lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · Pasarela</title>
+<link rel="stylesheet" href="/static/pasarela.css">
+</head>
+<body>
+<a class="skip" href="#main">${ctx.t('app.skip')}</a>
+<header><span class="brand">Pasarela</span>
+<nav aria-label="Idioma / Language"><a href="${switchHref}" hreflang="${other}" lang="${other}">${other === 'es' ? 'Español' : 'English'}</a></nav>
+</header>
+<main id="main">
+${body}
+</main>
+</body>
+</html>
+`.value;
+}
+
+function csrfField(ctx: PageContext): Raw {
+  return ctx.csrfToken ? html`<input type="hidden" name="_csrf" value="${ctx.csrfToken}">` : raw('');
+}
+
+function loaName(t: Translate, level: LoaLevel | string): string {
+  return level === 'low' || level === 'substantial' || level === 'high' ? t(`loa.${level}`) : level;
+}
+
+export interface ChooserModel {
+  txnId: string;
+  spName: string;
+  requestedLevel: string;
+  options: MethodOption[];
+  /** Set when an SSO session exists at a lower LoA (step-up). */
+  currentLevel?: LoaLevel;
+}
+
+export function chooserPage(ctx: PageContext, m: ChooserModel): string {
+  const { t } = ctx;
+  const loa = loaName(t, m.requestedLevel);
+  const items = m.options.map((o) => {
+    const name = t(`method.${o.method}` as MessageKey);
+    const desc = t(`method.${o.method}.desc` as MessageKey);
+    const reasonId = `reason-${o.method}`;
+    const reason = o.reason ? t(`reason.${o.reason}` as MessageKey, { loa }) : undefined;
+    const hint = o.enabled && !o.registrations.includes('basic') && !o.registrations.includes('none') ? t('hint.advanced_only') : undefined;
+    return html`<li class="method${o.enabled ? '' : ' disabled'}">
+<button type="submit" name="method" value="${o.method}"${o.enabled ? '' : raw(` disabled aria-describedby="${reasonId}"`)}>${name}</button>
+<span class="desc">${desc}</span>
+${reason ? html`<span class="reason" id="${reasonId}">${reason}</span>` : ''}
+${hint ? html`<span class="hint">${hint}</span>` : ''}
+</li>`;
+  });
+  return layout(
+    ctx,
+    t('chooser.title'),
+    html`<h1>${t('chooser.title')}</h1>
+<p>${t('chooser.intro', { sp: m.spName, loa })}</p>
+${m.currentLevel ? html`<p class="notice">${t('chooser.stepup', { current: loaName(t, m.currentLevel), loa })}</p>` : ''}
+<form method="post" action="/login/${m.txnId}">
+${csrfField(ctx)}
+<ul class="methods">${items}</ul>
+</form>
+<form method="post" action="/login/${m.txnId}/cancel" class="cancel">
+${csrfField(ctx)}
+<button type="submit" class="secondary">${t('chooser.cancel')}</button>
+</form>`,
+  );
+}
+
+export interface PermanenteModel {
+  txnId: string;
+  username?: string;
+  error?: string;
+  info?: string;
+}
+
+export function permanentePage(ctx: PageContext, m: PermanenteModel): string {
+  const { t } = ctx;
+  return layout(
+    ctx,
+    t('permanente.title'),
+    html`<h1>${t('permanente.title')}</h1>
+${m.error ? html`<p class="error" role="alert" id="form-error">${m.error}</p>` : ''}
+${m.info ? html`<p class="notice">${m.info}</p>` : ''}
+<form method="post" action="/login/${m.txnId}/permanente">
+${csrfField(ctx)}
+<p><label for="username">${t('permanente.username')}</label>
+<input id="username" name="username" autocomplete="username" required spellcheck="false" value="${m.username ?? ''}"${m.error ? raw(' aria-describedby="form-error"') : ''}></p>
+<p><label for="password">${t('permanente.password')}</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required></p>
+<p><button type="submit">${t('permanente.submit')}</button></p>
+</form>
+<p><a href="/login/${m.txnId}">${t('back')}</a></p>`,
+  );
+}
+
+/** The auto-POST to the SP's ACS: submits itself with the nonce'd script, and by a button without JavaScript. */
+export function autoPostPage(ctx: PageContext, post: PostBack): string {
+  const { t } = ctx;
+  return layout(
+    ctx,
+    t('post.title'),
+    html`<h1>${t('post.title')}</h1>
+<form method="post" action="${post.acs}" id="saml-post">
+<input type="hidden" name="SAMLResponse" value="${post.samlResponse}">
+${post.relayState !== undefined ? html`<input type="hidden" name="RelayState" value="${post.relayState}">` : ''}
+<noscript><p>${t('post.noscript')}</p></noscript>
+<button type="submit">${t('post.continue')}</button>
+</form>
+<script nonce="${ctx.nonce ?? ''}">document.getElementById('saml-post').submit();</script>`,
+  );
+}
+
+export function errorPage(ctx: PageContext, message: string, referenceId: string): string {
+  const { t } = ctx;
+  return layout(
+    ctx,
+    t('error.title'),
+    html`<h1>${t('error.title')}</h1>
+<p class="error" role="alert">${message}</p>
+<p class="reference">${t('error.reference', { id: referenceId })}</p>`,
+  );
+}
+
+export const STYLESHEET = `
+:root{--fg:#1b1b1b;--muted:#555;--accent:#8a1538;--bg:#fff;--line:#ccc}
+*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,sans-serif;color:var(--fg);background:var(--bg)}
+header{display:flex;justify-content:space-between;align-items:center;padding:.75rem 1.25rem;border-bottom:3px solid var(--accent)}
+.brand{font-weight:700;color:var(--accent)}main{max-width:40rem;margin:1.5rem auto;padding:0 1.25rem}
+.skip{position:absolute;left:-9999px}.skip:focus{left:1rem;top:1rem}
+ul.methods{list-style:none;padding:0}li.method{border:1px solid var(--line);border-radius:6px;padding:.75rem;margin:.5rem 0;display:grid;gap:.25rem}
+li.method.disabled{opacity:.75}button{font:inherit;padding:.5rem 1rem;border-radius:4px;border:1px solid var(--accent);background:var(--accent);color:#fff;cursor:pointer;text-align:left}
+button[disabled]{background:#eee;color:var(--muted);border-color:var(--line);cursor:not-allowed}button.secondary{background:#fff;color:var(--accent)}
+.desc,.hint{color:var(--muted)}.reason{color:#6b3100}.error{color:#a00;font-weight:600}.notice{background:#f3f0e6;padding:.5rem}
+label{display:block;font-weight:600}input{font:inherit;padding:.4rem;width:100%;max-width:22rem}
+:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}
+`;

@@ -1,0 +1,41 @@
+import { escapeAttr, escapeText, parseXml, textOf } from '../../src/saml/xml';
+
+describe('parseXml: the one parser refuses what it cannot read unambiguously', () => {
+  test.each([
+    ['mismatched end tag', '<a><b></a>', 'ERR_XML_MALFORMED'],
+    ['stray end tag', '<a></b>', 'ERR_XML_MALFORMED'],
+    ['unquoted attribute', '<a b=1/>', 'ERR_XML_MALFORMED'],
+    ['NUL character reference', '<a>&#0;</a>', 'ERR_XML_MALFORMED'],
+    ['hex control character reference', '<a>&#x1F;</a>', 'ERR_XML_MALFORMED'],
+    ['raw control character', '<a>\u0001</a>', 'ERR_XML_MALFORMED'],
+    ['duplicate attribute', '<a x="1" x="2"/>', 'ERR_XML_MALFORMED'],
+    ['undeclared entity', '<a>&foo;</a>', 'ERR_XML_MALFORMED'],
+    ['DOCTYPE', '<!DOCTYPE a><a/>', 'ERR_XML_DOCTYPE'],
+    ['ENTITY', '<a><!ENTITY x "y"></a>', 'ERR_XML_DOCTYPE'],
+    ['two roots', '<a/><b/>', 'ERR_XML_MALFORMED'],
+    ['processing instruction', '<a><?evil x?></a>', 'ERR_XML_PI'],
+    ['too deep', '<a>'.repeat(70) + '</a>'.repeat(70), 'ERR_XML_DEPTH'],
+  ])('%s', (_name, xml, code) => {
+    expect(() => parseXml(xml)).toThrow(expect.objectContaining({ code }));
+  });
+
+  test('size cap', () => {
+    expect(() => parseXml(`<a>${'x'.repeat(2000)}</a>`, { maxBytes: 1000 })).toThrow(expect.objectContaining({ code: 'ERR_XML_TOO_LARGE' }));
+  });
+
+  test('well-formed documents with tab, LF, CR and the XML declaration pass', () => {
+    const doc = parseXml('<?xml version="1.0" encoding="UTF-8"?>\n<a>\t&#x9;&#xA;&#xD;ok</a>');
+    expect(doc.documentElement!.localName).toBe('a');
+  });
+
+  test('textOf rejects a comment inside a value instead of dropping part of it', () => {
+    const doc = parseXml('<a><n>user@evil.com<!---->.victim.com</n></a>');
+    const n = doc.getElementsByTagName('n')[0]!;
+    expect(() => textOf(n)).toThrow(expect.objectContaining({ code: 'ERR_XML_MIXED_CONTENT' }));
+  });
+
+  test('c14n escaping', () => {
+    expect(escapeText('a&b<c>d\re')).toBe('a&amp;b&lt;c&gt;d&#xD;e');
+    expect(escapeAttr('a&"<\t\n\r>')).toBe('a&amp;&quot;&lt;&#x9;&#xA;&#xD;>');
+  });
+});
