@@ -63,6 +63,8 @@ export function createDemoSp(opts: { baseUrl: string; ssoUrl: string; idpCertPem
     issuer: entityId,
     callbackUrl,
     publicCerts: certPem,
+    // node-saml only writes the signing KeyDescriptor when it also holds the private key.
+    privateKey: keyPem,
     identifierFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
     wantAssertionsSigned: true,
   });

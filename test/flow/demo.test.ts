@@ -1,0 +1,62 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import request from 'supertest';
+import { createApp } from '../../src/app';
+import { loadConfig } from '../../src/config';
+import { buildServices, DEMO_CITIZEN, type Services } from '../../src/services';
+import { MemoryStore } from '../../src/store/memory';
+import { formAction, formFields, local, loginWithPassword } from '../support/harness';
+
+/** The quickstart path: embedded defaults, demo SP and seeded citizen, as `npm start` builds them. */
+let services: Services;
+let app: ReturnType<typeof createApp>;
+
+beforeAll(async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pasarela-demo-'));
+  const config = loadConfig({
+    root: path.resolve(__dirname, '../..'),
+    env: {},
+    overrides: {
+      port: 8080,
+      keys: { dir: path.join(dir, 'certs'), generateIfMissing: true },
+      secrets: { pairwise: 'p'.repeat(40), csrf: 'c'.repeat(40) },
+      database: { sqlitePath: path.join(dir, 'pasarela.sqlite') },
+      log: { level: 'silent' },
+    },
+  });
+  expect(config.demo).toEqual({ enabled: true, seedCitizen: true });
+  services = await buildServices(config, pino({ level: 'silent' }), { store: new MemoryStore() });
+  app = createApp(services);
+});
+
+afterAll(async () => {
+  await services.close();
+});
+
+test('the demo SP logs the seeded citizen in and shows the attributes and the achieved LoA', async () => {
+  const agent = request.agent(app);
+  const home = await agent.get('/demo').expect(200);
+  expect(home.text).toContain('name="loa" value="substantial"');
+  const toBroker = await agent.get('/demo/login?loa=low').expect(302);
+  const start = await agent.get(local(toBroker.headers.location!)).expect(303);
+  const done = await loginWithPassword(agent, start.headers.location!, DEMO_CITIZEN.dni, DEMO_CITIZEN.password);
+  expect(done.status).toBe(200);
+  const acs = formAction(done.text, 'saml-post')!;
+  expect(acs).toBe('http://localhost:8080/demo/acs');
+  const page = await agent.post(local(acs)).type('form').send(formFields(done.text)).expect(200);
+  expect(page.text).toContain('<strong id="loa">http://eidas.europa.eu/LoA/low</strong>');
+  expect(page.text).toContain('ES/ES/12345678Z');
+  expect(page.text).toContain('García López');
+  expect(page.text).toContain('SEGSOC');
+});
+
+test('a substantial request from the demo gets NoAuthnContext while only the password method is configured', async () => {
+  const agent = request.agent(app);
+  const toBroker = await agent.get('/demo/login?loa=substantial').expect(302);
+  const res = await agent.get(local(toBroker.headers.location!)).expect(200);
+  const page = await agent.post(local(formAction(res.text, 'saml-post')!)).type('form').send(formFields(res.text));
+  expect(page.status).toBe(400);
+  expect(page.text).toMatch(/NoAuthnContext|No authentication method/);
+});
