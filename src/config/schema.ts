@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { SIG_ALG, type SignatureAlgorithmUri } from '../saml/constants';
+import { certificateConfigSchema } from '../authn/certificate/config';
+import { otpConfigSchema } from '../authn/pin/config';
+import { notifyConfigSchema } from '../notify/config';
 
 const loaLevel = z.enum(['low', 'substantial', 'high']);
 const nameIdFormat = z.enum(['persistent', 'transient', 'unspecified']);
@@ -72,7 +75,9 @@ export const configSchema = z
     loaPolicy: loaPolicySchema,
     trust: z.object({ metadataDir: z.string().min(1), defaultPolicy: spPolicySchema }).strict(),
     demo: z.object({ enabled: z.boolean(), seedCitizen: z.boolean() }).strict(),
-    notify: z.object({ outboxPath: z.string().min(1) }).strict(),
+    notify: notifyConfigSchema,
+    otp: otpConfigSchema.default({}),
+    certificate: certificateConfigSchema.default({}),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
     /** Express "trust proxy" (false, or a list of proxy addresses) so client addresses and https are read correctly behind a load balancer. */
     trustProxy: z.union([z.boolean(), z.array(z.string())]),
