@@ -12,6 +12,12 @@ export default tseslint.config(
     },
   },
   {
+    // CI helper scripts: plain CommonJS run by node.
+    files: ['.ci/**/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', console: 'readonly', process: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['src/saml/**/*.ts', 'src/trust/**/*.ts', 'src/broker/**/*.ts'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',

@@ -94,7 +94,8 @@ async function main(): Promise<void> {
   const base = `http://127.0.0.1:${port}`;
   const ssoUrl = `${base}/saml/sso`;
   const logLevel = process.env.BENCH_LOG_LEVEL ?? 'warn';
-  const child: ChildProcess = spawn(process.execPath, [path.join(ROOT, 'dist/main.js')], {
+  const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist/main.js')], {
     cwd: ROOT,
     env: {
       ...process.env,

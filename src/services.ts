@@ -1,7 +1,9 @@
 import path from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
-import { permanente } from './authn/permanente';
+import { createPermanente } from './authn/permanente';
+import { createPin } from './authn/pin';
+import type { CodeMethodDeps } from './authn/pin/channel';
 import type { Authenticator } from './authn/types';
 import { Broker } from './broker/broker';
 import { CitizenRepository } from './citizens/repository';
@@ -9,6 +11,7 @@ import type { Config } from './config';
 import { loadKeys, loadSecrets, type BrokerKeys, type Secrets } from './config/keys';
 import { createDataSource } from './db/data-source';
 import { createDemoSp, type DemoSp } from './demo';
+import { createNotifier, type Notifier } from './notify';
 import type { MethodId } from './saml/types';
 import { createStore } from './store';
 import type { KeyValueStore } from './store/types';
@@ -26,6 +29,8 @@ export interface Services {
   secrets: Secrets;
   broker: Broker;
   authenticators: Authenticator[];
+  /** SMS / app channel (outbox file in development, HTTP provider in production). */
+  notifier: Notifier;
   demo?: DemoSp;
   now: () => Date;
   close(): Promise<void>;
@@ -44,7 +49,10 @@ export const DEMO_CITIZEN = {
   dniValidityDate: '2031-01-01',
 };
 
-const ALL_AUTHENTICATORS: Authenticator[] = [permanente];
+/** Every authenticator; those that send one-time codes get the notification channel and code settings. */
+function allAuthenticators(codeDeps: CodeMethodDeps): Authenticator[] {
+  return [createPin(codeDeps), createPermanente(codeDeps)];
+}
 
 export interface BuildOptions {
   now?: () => Date;
@@ -58,6 +66,8 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
   const now = options.now ?? (() => new Date());
   const keys = loadKeys(config, log);
   const secrets = loadSecrets(config, log);
+  // Before any store or database is opened: a refused driver (outbox in production) stops the start.
+  const notifier = createNotifier(config, now);
   const store = options.store ?? (await createStore({ redisUrl: config.store.redisUrl, keyPrefix: config.store.keyPrefix }));
   const ds =
     options.ds ??
@@ -86,7 +96,8 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
     log.warn({ event: 'demo.citizen.seeded' }, 'seeded the demo citizen (development only)');
   }
 
-  const authenticators = ALL_AUTHENTICATORS.filter((a) => config.methods.enabled.includes(a.id));
+  const codeDeps: CodeMethodDeps = { notifier, otp: config.otp, notifyRate: config.notify.rate };
+  const authenticators = allAuthenticators(codeDeps).filter((a) => config.methods.enabled.includes(a.id));
   const broker = new Broker({
     options: {
       entityId: config.entityId,
@@ -115,6 +126,7 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
     secrets,
     broker,
     authenticators,
+    notifier,
     demo,
     now,
     async close() {

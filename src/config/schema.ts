@@ -76,8 +76,8 @@ export const configSchema = z
     trust: z.object({ metadataDir: z.string().min(1), defaultPolicy: spPolicySchema }).strict(),
     demo: z.object({ enabled: z.boolean(), seedCitizen: z.boolean() }).strict(),
     notify: notifyConfigSchema,
-    otp: otpConfigSchema.default({}),
-    certificate: certificateConfigSchema.default({}),
+    otp: otpConfigSchema.prefault({}),
+    certificate: certificateConfigSchema.prefault({}),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
     /** Express "trust proxy" (false, or a list of proxy addresses) so client addresses and https are read correctly behind a load balancer. */
     trustProxy: z.union([z.boolean(), z.array(z.string())]),

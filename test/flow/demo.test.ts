@@ -8,13 +8,17 @@ import { loadConfig } from '../../src/config';
 import { buildServices, DEMO_CITIZEN, type Services } from '../../src/services';
 import { MemoryStore } from '../../src/store/memory';
 import { formAction, formFields, local, loginWithPassword } from '../support/harness';
+import { lastCode, pickMethod, postForm, submit } from '../pin/support';
 
 /** The quickstart path: embedded defaults, demo SP and seeded citizen, as `npm start` builds them. */
 let services: Services;
 let app: ReturnType<typeof createApp>;
 
+let outbox: string;
+
 beforeAll(async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'pasarela-demo-'));
+  outbox = path.join(dir, 'outbox.jsonl');
   const config = loadConfig({
     root: path.resolve(__dirname, '../..'),
     env: {},
@@ -23,6 +27,7 @@ beforeAll(async () => {
       keys: { dir: path.join(dir, 'certs'), generateIfMissing: true },
       secrets: { pairwise: 'p'.repeat(40), csrf: 'c'.repeat(40) },
       database: { sqlitePath: path.join(dir, 'pasarela.sqlite') },
+      notify: { outboxPath: outbox },
       log: { level: 'silent' },
     },
   });
@@ -52,9 +57,25 @@ test('the demo SP logs the seeded citizen in and shows the attributes and the ac
   expect(page.text).toContain('SEGSOC');
 });
 
-test('a substantial request from the demo gets NoAuthnContext while only the password method is configured', async () => {
+test('the demo citizen reaches substantial with Cl@ve PIN from the demo SP (PIN read from the outbox)', async () => {
   const agent = request.agent(app);
   const toBroker = await agent.get('/demo/login?loa=substantial').expect(302);
+  const start = await agent.get(local(toBroker.headers.location!)).expect(303);
+  const pinPath = await pickMethod(agent, start.headers.location!, 'pin');
+  const codePage = await submit(agent, pinPath, { dni: DEMO_CITIZEN.dni, validity_date: DEMO_CITIZEN.dniValidityDate });
+  expect(codePage.status).toBe(200);
+  const done = await postForm(agent, codePage.text, { pin: lastCode(outbox, DEMO_CITIZEN.mobile) });
+  const acs = formAction(done.text, 'saml-post')!;
+  expect(acs).toBe('http://localhost:8080/demo/acs');
+  const page = await agent.post(local(acs)).type('form').send(formFields(done.text)).expect(200);
+  expect(page.text).toContain('<strong id="loa">http://eidas.europa.eu/LoA/substantial</strong>');
+  expect(page.text).toContain('ES/ES/12345678Z');
+  expect(page.text).toContain('PIN24H');
+});
+
+test('high from the demo gets NoAuthnContext while no configured method reaches it', async () => {
+  const agent = request.agent(app);
+  const toBroker = await agent.get('/demo/login?loa=high').expect(302);
   const res = await agent.get(local(toBroker.headers.location!)).expect(200);
   const page = await agent.post(local(formAction(res.text, 'saml-post')!)).type('form').send(formFields(res.text));
   expect(page.status).toBe(400);

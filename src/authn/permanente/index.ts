@@ -1,70 +1,158 @@
-import express, { type Router } from 'express';
+import express, { type Request, type Response, type Router } from 'express';
 import { achievedLoa, variantSatisfies } from '../../broker/policy';
 import { revive } from '../../broker/broker';
+import type { LoginTransaction } from '../../broker/transaction';
 import { validateDniNie, maskDni } from '../../citizens/nif';
-import { setCsp } from '../../web/context';
+import type { Citizen } from '../../citizens/types';
+import type { ServiceProvider } from '../../trust/types';
+import type { MessageKey } from '../../web/i18n';
 import type { AuthnKit } from '../../web/kit';
 import { permanentePage } from '../../web/views';
-import { subjectFromCitizen, type Authenticator } from '../types';
+import { codeTools, field, registrationName, requestedLoaName, sendCode, sendPage, stepString, tooManyAttempts, type CodeMethodDeps } from '../pin/channel';
+import { subjectFromCitizen, type Authenticator, type AuthnResult } from '../types';
+import { permanenteOtpPage } from './views';
 
 export const SELECTED_IDP_PERMANENTE = 'SEGSOC';
+/** Policy rows (config `loaPolicy`): the password alone, and password + SMS code. */
+export const PASSWORD_VARIANT = 'permanente.password';
+export const OTP_VARIANT = 'permanente.otp';
 
-/** Cl@ve Permanente: DNI/NIE + password (the SMS one-time code step comes with issue 3). */
-export const permanente: Authenticator = {
-  id: 'permanente',
-  router(kit: AuthnKit): Router {
-    const router = express.Router({ mergeParams: true });
-    const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
+type Vars = Record<string, string | number>;
 
-    router.get('/', async (req, res) => {
-      const loaded = await kit.loadTxn(req, res, 'permanente');
-      if (!loaded) return;
-      setCsp(res);
-      res.setHeader('Cache-Control', 'no-store');
-      res.type('html').send(permanentePage(kit.page(req, res), { txnId: loaded.txn.id }));
-    });
+/**
+ * Cl@ve Permanente: DNI/NIE + password; when the password alone does not reach what the service
+ * asks for but password + SMS code does (per the LoA policy: advanced registrations by default),
+ * a 6-digit code goes to the registered mobile and is asked for as `otp`.
+ */
+export function createPermanente(deps: CodeMethodDeps): Authenticator {
+  return {
+    id: 'permanente',
+    router(kit: AuthnKit): Router {
+      const router = express.Router({ mergeParams: true });
+      const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
+      const tools = codeTools(kit, deps);
+      const rules = tools.settings.otp;
 
-    router.post('/', form, kit.csrfProtection, async (req, res) => {
-      const loaded = await kit.loadTxn(req, res, 'permanente');
-      if (!loaded) return;
-      const { txn, sp } = loaded;
-      const body = req.body as Record<string, unknown>;
-      const username = typeof body.username === 'string' ? body.username : '';
-      const password = typeof body.password === 'string' ? body.password : '';
-      const ctx = kit.page(req, res);
-      const show = (status: number, error: string, info?: string) => {
-        setCsp(res);
-        res.setHeader('Cache-Control', 'no-store');
-        res.status(status).type('html').send(permanentePage(ctx, { txnId: txn.id, username, error, info }));
+      const passwordPage = (req: Request, res: Response, txn: LoginTransaction, status: number, m: { username?: string; error?: string; info?: string } = {}) => {
+        sendPage(res, status, permanentePage(kit.page(req, res), { txnId: txn.id, ...m }));
       };
-      if (!username || !password) return show(400, ctx.t('field.required'));
-      const dni = validateDniNie(username);
-      if (!dni.ok) return show(400, ctx.t('permanente.invalid_dni', { reason: dni.reason }));
+      const otpPage = (req: Request, res: Response, txn: LoginTransaction, status: number, m: { error?: MessageKey; info?: MessageKey; vars?: Vars } = {}) => {
+        const ctx = kit.page(req, res);
+        const vars = { phone: stepString(txn.step, 'phone') ?? '', minutes: Math.round(rules.ttlSeconds / 60), length: rules.length, ...m.vars };
+        sendPage(
+          res,
+          status,
+          permanenteOtpPage(ctx, { txnId: txn.id, length: rules.length, error: m.error ? ctx.t(m.error, vars) : undefined, info: m.info ? ctx.t(m.info, vars) : undefined }),
+        );
+      };
+      /** Does this variant, with this citizen's registration, satisfy the request (and the SP's floor)? */
+      const reaches = (variant: string, txn: LoginTransaction, sp: ServiceProvider, citizen: Citizen) =>
+        variantSatisfies(kit.loaPolicy, variant, citizen.registrationLevel, revive(txn).requestedLoa, sp.policy.minLoa) !== null;
+      const finish = async (req: Request, res: Response, txn: LoginTransaction, citizen: Citizen, variant: string) => {
+        const level = achievedLoa(kit.loaPolicy, variant, citizen.registrationLevel)!;
+        const result: AuthnResult = {
+          method: 'permanente',
+          variant,
+          subject: subjectFromCitizen(citizen),
+          achievedLoa: level,
+          authnInstant: kit.now(),
+          selectedIdP: SELECTED_IDP_PERMANENTE,
+        };
+        await kit.finish(req, res, txn.id, result);
+      };
+      const clearStep = (txn: LoginTransaction) => kit.broker.transactions.save({ ...txn, step: undefined }, kit.now());
 
-      const outcome = await kit.citizens.verifyPassword(dni.value, password);
-      if (!outcome.ok) {
-        kit.log.info({ event: 'auth.permanente.failed', reason: outcome.reason, who: maskDni(dni.value), txn: txn.id }, 'password rejected');
-        if (outcome.reason === 'locked') return show(401, ctx.t('permanente.locked'));
-        if (outcome.reason === 'inactive') return show(401, ctx.t('permanente.inactive'));
-        return show(401, ctx.t('permanente.bad'));
-      }
-      const citizen = outcome.citizen;
-      const request = revive(txn);
-      const variant = 'permanente.password';
-      const level = achievedLoa(kit.loaPolicy, variant, citizen.registrationLevel);
-      if (!level || !variantSatisfies(kit.loaPolicy, variant, citizen.registrationLevel, request.requestedLoa, sp.policy.minLoa)) {
-        const loa = request.requestedLoa.classRefs.join(' ');
-        return show(403, ctx.t('permanente.insufficient', { level: citizen.registrationLevel, loa }));
-      }
-      await kit.finish(req, res, txn.id, {
-        method: 'permanente',
-        variant,
-        subject: subjectFromCitizen(citizen),
-        achievedLoa: level,
-        authnInstant: kit.now(),
-        selectedIdP: SELECTED_IDP_PERMANENTE,
+      router.get('/', async (req, res) => {
+        const loaded = await kit.loadTxn(req, res, 'permanente');
+        if (!loaded) return;
+        const { txn } = loaded;
+        if (stepString(txn.step, 'stage') === 'otp') return otpPage(req, res, txn, 200, { info: 'otp.sent' });
+        passwordPage(req, res, txn, 200);
       });
-    });
-    return router;
-  },
-};
+
+      router.post('/', form, kit.csrfProtection, async (req, res) => {
+        const loaded = await kit.loadTxn(req, res, 'permanente');
+        if (!loaded) return;
+        const { txn, sp } = loaded;
+        const username = field(req, 'username');
+        const password = field(req, 'password');
+        const ctx = kit.page(req, res);
+        const show = (status: number, error: string) => passwordPage(req, res, txn, status, { username, error });
+        if (!username || !password) return show(400, ctx.t('field.required'));
+        const dni = validateDniNie(username);
+        if (!dni.ok) return show(400, ctx.t('permanente.invalid_dni', { reason: dni.reason }));
+
+        const attempt = { dni: dni.value, address: req.ip };
+        const verdict = await tools.limits.check(attempt);
+        if (verdict.blocked) return tooManyAttempts(req, res, verdict.retryAfterSeconds);
+
+        const outcome = await kit.citizens.verifyPassword(dni.value, password, { requestId: String(req.id) });
+        if (!outcome.ok) {
+          kit.log.info({ event: 'auth.permanente.failed', reason: outcome.reason, who: maskDni(dni.value), txn: txn.id }, 'password rejected');
+          const after = await tools.limits.fail(attempt, 'password');
+          if (after.blocked) return tooManyAttempts(req, res, after.retryAfterSeconds);
+          if (outcome.reason === 'locked') return show(401, ctx.t('permanente.locked'));
+          // Unknown, wrong password or not activated: one answer, so the page does not tell who is registered.
+          return show(401, ctx.t('permanente.bad'));
+        }
+        const citizen = outcome.citizen;
+        if (reaches(PASSWORD_VARIANT, txn, sp, citizen)) {
+          await tools.limits.succeed(citizen.dni);
+          return finish(req, res, txn, citizen, PASSWORD_VARIANT);
+        }
+        if (!reaches(OTP_VARIANT, txn, sp, citizen)) {
+          // e.g. a basic registration asked for substantial: say why and how to get further; nothing goes to the SP.
+          const loa = requestedLoaName(ctx.t, revive(txn).requestedLoa);
+          return show(403, ctx.t('permanente.insufficient', { level: registrationName(ctx.t, citizen.registrationLevel), loa }));
+        }
+        const sent = await sendCode(tools, kit, txn.id, 'otp', citizen);
+        if (!sent.ok) return show(sent.status, ctx.t(sent.key, sent.vars));
+        const next: LoginTransaction = { ...txn, step: { stage: 'otp', citizenId: citizen.id, phone: sent.phone } };
+        await kit.broker.transactions.save(next, kit.now());
+        otpPage(req, res, next, 200, { info: 'otp.sent' });
+      });
+
+      router.post('/otp', form, kit.csrfProtection, async (req, res) => {
+        const loaded = await kit.loadTxn(req, res, 'permanente');
+        if (!loaded) return;
+        const { txn, sp } = loaded;
+        const id = stepString(txn.step, 'citizenId');
+        const citizen = stepString(txn.step, 'stage') === 'otp' && id ? await kit.citizens.findById(id) : null;
+        if (!citizen || citizen.status !== 'active') {
+          await clearStep(txn);
+          return res.redirect(303, `/login/${txn.id}/permanente`);
+        }
+        const attempt = { dni: citizen.dni, address: req.ip };
+        const verdict = await tools.limits.check(attempt);
+        if (verdict.blocked) return tooManyAttempts(req, res, verdict.retryAfterSeconds);
+
+        const outcome = await tools.codes.check(txn.id, 'otp', rules, field(req, 'otp'), citizen.id);
+        if (!outcome.ok) {
+          kit.log.info({ event: 'auth.otp.failed', reason: outcome.reason, who: maskDni(citizen.dni), txn: txn.id }, 'SMS code rejected');
+          if (outcome.reason === 'malformed') return otpPage(req, res, txn, 400, { error: 'code.malformed' });
+          const ctx = kit.page(req, res);
+          if (outcome.reason === 'expired' || outcome.reason === 'missing') {
+            // A new code comes with the password again: the code step never outlives the password step.
+            await clearStep(txn);
+            return passwordPage(req, res, txn, 401, { username: citizen.dni, error: ctx.t('otp.expired') });
+          }
+          const after = await tools.limits.fail(attempt, 'otp');
+          if (after.blocked) return tooManyAttempts(req, res, after.retryAfterSeconds);
+          if (outcome.reason === 'exhausted') {
+            await clearStep(txn);
+            return passwordPage(req, res, txn, 401, { username: citizen.dni, error: ctx.t('otp.exhausted') });
+          }
+          return otpPage(req, res, txn, 401, { error: 'otp.wrong', vars: { n: outcome.remaining } });
+        }
+        await tools.limits.succeed(citizen.dni);
+        if (!reaches(OTP_VARIANT, txn, sp, citizen)) {
+          const ctx = kit.page(req, res);
+          const loa = requestedLoaName(ctx.t, revive(txn).requestedLoa);
+          return passwordPage(req, res, txn, 403, { error: ctx.t('permanente.insufficient', { level: registrationName(ctx.t, citizen.registrationLevel), loa }) });
+        }
+        await finish(req, res, txn, citizen, OTP_VARIANT);
+      });
+      return router;
+    },
+  };
+}

@@ -1,0 +1,15 @@
+/** One message to a citizen's phone: an SMS, or a push to the Cl@ve app. */
+export interface NotifyMessage {
+  /** Phone number in international form (+34600000000). */
+  to: string;
+  channel: 'sms' | 'app';
+  /** The text the citizen reads (for one-time codes it contains the code). */
+  text: string;
+  /** The one-time code inside `text`; only the development outbox records it separately. */
+  code?: string;
+}
+
+/** The notification channel: outbox file (development, tests) or an HTTP provider (production). */
+export interface Notifier {
+  send(msg: NotifyMessage): Promise<void>;
+}

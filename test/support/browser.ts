@@ -1,0 +1,70 @@
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { chromium, type Browser } from 'playwright-core';
+import { createApp } from '../../src/app';
+import { loadConfig } from '../../src/config';
+import { buildServices, type Services } from '../../src/services';
+import { MemoryStore } from '../../src/store/memory';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts');
+
+/** Debian's chromium, headless, with the flags this closed network needs. Fails clearly when it is missing. */
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`browser tests need Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+  }
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+export interface LiveBroker {
+  baseUrl: string;
+  services: Services;
+  outboxPath: string;
+  close(): Promise<void>;
+}
+
+/** The embedded broker as `npm start` builds it (demo SP, seeded citizen), on a real port. */
+export async function startLiveBroker(overrides: Record<string, unknown> = {}): Promise<LiveBroker> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pasarela-live-'));
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const outboxPath = path.join(dir, 'outbox.jsonl');
+  const config = loadConfig({
+    root: path.resolve(__dirname, '../..'),
+    env: {},
+    overrides: {
+      port,
+      baseUrl,
+      keys: { dir: path.join(dir, 'certs'), generateIfMissing: true },
+      secrets: { pairwise: 'p'.repeat(40), csrf: 'c'.repeat(40) },
+      database: { sqlitePath: path.join(dir, 'pasarela.sqlite') },
+      notify: { outboxPath },
+      log: { level: 'silent' },
+      ...overrides,
+    },
+  });
+  const services = await buildServices(config, pino({ level: 'silent' }), { store: new MemoryStore() });
+  server.on('request', createApp(services));
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return {
+    baseUrl,
+    services,
+    outboxPath,
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await services.close();
+    },
+  };
+}
