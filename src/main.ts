@@ -35,7 +35,12 @@ async function main(): Promise<void> {
   ];
   if (services.demo) {
     lines.push(`  Demo SP:   ${config.baseUrl}/demo`);
-    if (config.demo.seedCitizen) lines.push(`  Demo citizen (Cl@ve Permanente): DNI ${DEMO_CITIZEN.dni}  password ${DEMO_CITIZEN.password}`);
+    if (config.demo.seedCitizen) {
+      lines.push(`  Demo citizen: DNI ${DEMO_CITIZEN.dni}`);
+      lines.push(`    Cl@ve Permanente password: ${DEMO_CITIZEN.password}`);
+      lines.push(`    Cl@ve PIN: DNI validity date ${DEMO_CITIZEN.dniValidityDate}`);
+    }
+    if (config.notify.driver === 'outbox') lines.push(`  PINs and SMS codes (development outbox): ${config.notify.outboxPath}`);
   }
   lines.push('');
   console.log(lines.join('\n'));

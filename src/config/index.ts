@@ -62,6 +62,11 @@ function fromEnv(env: NodeJS.ProcessEnv): Json {
   if (env.KEYS_DIR) set('keys.dir', env.KEYS_DIR);
   if (env.PASARELA_PAIRWISE_SECRET) set('secrets.pairwise', env.PASARELA_PAIRWISE_SECRET);
   if (env.PASARELA_CSRF_SECRET) set('secrets.csrf', env.PASARELA_CSRF_SECRET);
+  if (env.NOTIFY_URL) {
+    set('notify.driver', 'http');
+    set('notify.http.url', env.NOTIFY_URL);
+  }
+  if (env.NOTIFY_AUTH_HEADER) set('notify.http.authHeader', env.NOTIFY_AUTH_HEADER);
   if (env.DEMO !== undefined) set('demo.enabled', env.DEMO === 'true' || env.DEMO === '1');
   return o;
 }
