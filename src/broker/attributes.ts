@@ -3,17 +3,6 @@ import type { AuthnResult } from '../authn/types';
 import { CLAVE, EIDAS_ATTR } from '../saml/constants';
 import type { AttributeValueOut, RequestedAttribute } from '../saml/types';
 
-/** Attribute names the broker can release, in the order they appear in assertions. */
-export const RELEASABLE = [
-  EIDAS_ATTR.personIdentifier,
-  EIDAS_ATTR.currentGivenName,
-  EIDAS_ATTR.currentFamilyName,
-  EIDAS_ATTR.dateOfBirth,
-  CLAVE.firstSurname,
-  CLAVE.selectedIdP,
-  CLAVE.registerType,
-] as const;
-
 export interface AttributeContext {
   subject: AuthnResult['subject'];
   selectedIdP: string;

@@ -108,5 +108,16 @@ export const EIDAS_ATTR = {
   dateOfBirth: 'http://eidas.europa.eu/attributes/naturalperson/DateOfBirth',
 } as const;
 
+/** Attributes the broker can release at all, in assertion order (SP policies narrow this). */
+export const RELEASABLE_ATTRIBUTES: readonly string[] = [
+  EIDAS_ATTR.personIdentifier,
+  EIDAS_ATTR.currentGivenName,
+  EIDAS_ATTR.currentFamilyName,
+  EIDAS_ATTR.dateOfBirth,
+  CLAVE.firstSurname,
+  CLAVE.selectedIdP,
+  CLAVE.registerType,
+];
+
 /** Entity attribute carrying the LoAs we support in our metadata. */
 export const ASSURANCE_CERTIFICATION = 'urn:oasis:names:tc:SAML:attribute:assurance-certification';

@@ -7,9 +7,9 @@ import { decodePost, decodeRedirect, type BindingLimits, type DecodedPost, type 
 import {
   BINDING,
   CLAVE,
-  EIDAS_ATTR,
   NAMEID_FORMAT,
   NS,
+  RELEASABLE_ATTRIBUTES,
   SIG_ALG,
   STATUS,
   type Comparison,
@@ -58,15 +58,7 @@ export const CLAVE_EXCLUSION_ATTRIBUTES: Readonly<Record<string, MethodId>> = {
 };
 
 /** Attributes the broker can release at all (before the SP policy narrows them). */
-export const SUPPORTED_ATTRIBUTES: readonly string[] = [
-  EIDAS_ATTR.personIdentifier,
-  EIDAS_ATTR.currentGivenName,
-  EIDAS_ATTR.currentFamilyName,
-  EIDAS_ATTR.dateOfBirth,
-  CLAVE.firstSurname,
-  CLAVE.selectedIdP,
-  CLAVE.registerType,
-];
+export const SUPPORTED_ATTRIBUTES = RELEASABLE_ATTRIBUTES;
 
 const DSIG_ENVELOPED = 'http://www.w3.org/2000/09/xmldsig#enveloped-signature';
 const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
