@@ -102,6 +102,16 @@ export function createApp(s: Services): Express {
   });
   app.use(loginRouter(kit, s.authenticators, config.session.cookieName));
 
+  if (s.devPki) {
+    const crls = s.devPki.crls;
+    // The development PKI's CRLs, named in its certificates' CRL distribution points.
+    app.get('/dev-pki/:name.crl', (req, res) => {
+      const file = Object.hasOwn(crls, req.params.name) ? crls[req.params.name] : undefined;
+      if (!file) return renderError(req, res, 404, 'error.notfound');
+      res.type('application/pkix-crl').sendFile(file);
+    });
+  }
+
   if (s.demo) {
     app.use(s.demo.router);
     app.get('/', (_req, res) => res.redirect(302, '/demo'));

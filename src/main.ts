@@ -1,5 +1,7 @@
 import 'reflect-metadata';
 import { createServer } from 'node:http';
+import path from 'node:path';
+import { certificateHostUrl, startCertificateHost, type CertificateHost } from './authn/certificate';
 import { createApp } from './app';
 import { loadConfig } from './config';
 import { ConfigError } from './errors';
@@ -28,17 +30,38 @@ async function main(): Promise<void> {
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
 
+  let certificateHost: CertificateHost | undefined;
+  if (config.methods.enabled.includes('certificate')) {
+    certificateHost = await startCertificateHost({
+      settings: services.certificate,
+      baseUrl: config.baseUrl,
+      broker: services.broker,
+      store: services.store,
+      log,
+      now: services.now,
+      env: config.env,
+      keysDir: path.resolve(config.root, config.keys.dir),
+      root: config.root,
+    });
+  }
+
   const lines = [
     '',
     `  Pasarela is listening on ${config.baseUrl}  (entityID ${config.entityId})`,
     `  Metadata:  ${config.baseUrl}/metadata`,
   ];
+  if (certificateHost) {
+    lines.push(`  Certificate host (DNIe / certificates): ${certificateHostUrl(services.certificate)}  (listening on ${certificateHost.url})`);
+  }
   if (services.demo) {
     lines.push(`  Demo SP:   ${config.baseUrl}/demo`);
     if (config.demo.seedCitizen) {
       lines.push(`  Demo citizen: DNI ${DEMO_CITIZEN.dni}`);
       lines.push(`    Cl@ve Permanente password: ${DEMO_CITIZEN.password}`);
       lines.push(`    Cl@ve PIN: DNI validity date ${DEMO_CITIZEN.dniValidityDate}`);
+    }
+    if (services.devPki) {
+      lines.push(`    DNIe / certificate: import ${path.relative(config.root, services.devPki.p12.dnie)} (high) or ${path.relative(config.root, services.devPki.p12.qualified)} (substantial) into the browser, password "${services.devPki.p12Password}"`);
     }
     if (config.notify.driver === 'outbox') lines.push(`  PINs and SMS codes (development outbox): ${config.notify.outboxPath}`);
   }
@@ -48,7 +71,9 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down');
     server.close(() => {
-      void services.close().finally(() => process.exit(0));
+      void (certificateHost?.close() ?? Promise.resolve())
+        .then(() => services.close())
+        .finally(() => process.exit(0));
     });
     setTimeout(() => process.exit(1), 10_000).unref();
   };

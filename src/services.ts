@@ -1,6 +1,8 @@
 import path from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
+import { certificateHostUrl, createCertificateAuthenticator, type CertificateSettings } from './authn/certificate';
+import { ensureDevPki, type DevPki } from './authn/certificate/dev-pki';
 import { createPermanente } from './authn/permanente';
 import { createPin } from './authn/pin';
 import type { CodeMethodDeps } from './authn/pin/channel';
@@ -8,6 +10,7 @@ import type { Authenticator } from './authn/types';
 import { Broker } from './broker/broker';
 import { CitizenRepository } from './citizens/repository';
 import type { Config } from './config';
+import { ConfigError } from './errors';
 import { loadKeys, loadSecrets, type BrokerKeys, type Secrets } from './config/keys';
 import { createDataSource } from './db/data-source';
 import { createDemoSp, type DemoSp } from './demo';
@@ -31,6 +34,9 @@ export interface Services {
   authenticators: Authenticator[];
   /** SMS / app channel (outbox file in development, HTTP provider in production). */
   notifier: Notifier;
+  /** Certificate host settings with the development PKI's anchors merged in. */
+  certificate: CertificateSettings;
+  devPki?: DevPki;
   demo?: DemoSp;
   now: () => Date;
   close(): Promise<void>;
@@ -50,8 +56,8 @@ export const DEMO_CITIZEN = {
 };
 
 /** Every authenticator; those that send one-time codes get the notification channel and code settings. */
-function allAuthenticators(codeDeps: CodeMethodDeps): Authenticator[] {
-  return [createPin(codeDeps), createPermanente(codeDeps)];
+function allAuthenticators(codeDeps: CodeMethodDeps, certificate: CertificateSettings): Authenticator[] {
+  return [createPin(codeDeps), createPermanente(codeDeps), createCertificateAuthenticator({ hostUrl: certificateHostUrl(certificate) })];
 }
 
 export interface BuildOptions {
@@ -97,7 +103,15 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
   }
 
   const codeDeps: CodeMethodDeps = { notifier, otp: config.otp, notifyRate: config.notify.rate };
-  const authenticators = allAuthenticators(codeDeps).filter((a) => config.methods.enabled.includes(a.id));
+  // Certificate method: configured anchors, plus the development PKI's (never in production).
+  let devPki: DevPki | undefined;
+  let certificate: CertificateSettings = config.certificate;
+  if (config.methods.enabled.includes('certificate') && config.certificate.devPki) {
+    if (config.env === 'production') throw new ConfigError('certificate.devPki', 'false in production (development test CAs must never be trusted there)');
+    devPki = ensureDevPki({ dir: path.resolve(config.root, config.keys.dir, 'dev-pki'), baseUrl: config.baseUrl, citizen: DEMO_CITIZEN, log });
+    if (devPki) certificate = { ...certificate, anchors: [...certificate.anchors, ...devPki.anchors] };
+  }
+  const authenticators = allAuthenticators(codeDeps, certificate).filter((a) => config.methods.enabled.includes(a.id));
   const broker = new Broker({
     options: {
       entityId: config.entityId,
@@ -127,6 +141,8 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
     broker,
     authenticators,
     notifier,
+    certificate,
+    devPki,
     demo,
     now,
     async close() {

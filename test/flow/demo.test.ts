@@ -73,11 +73,14 @@ test('the demo citizen reaches substantial with Cl@ve PIN from the demo SP (PIN 
   expect(page.text).toContain('PIN24H');
 });
 
-test('high from the demo gets NoAuthnContext while no configured method reaches it', async () => {
+test('high from the demo offers only the certificate method; PIN and Permanente are disabled with the reason', async () => {
   const agent = request.agent(app);
   const toBroker = await agent.get('/demo/login?loa=high').expect(302);
-  const res = await agent.get(local(toBroker.headers.location!)).expect(200);
-  const page = await agent.post(local(formAction(res.text, 'saml-post')!)).type('form').send(formFields(res.text));
-  expect(page.status).toBe(400);
-  expect(page.text).toMatch(/NoAuthnContext|No authentication method/);
+  const start = await agent.get(local(toBroker.headers.location!)).expect(303);
+  const chooser = await agent.get(`${start.headers.location!}?lang=en`).expect(200);
+  expect(chooser.text).toMatch(/<button type="submit" name="method" value="certificate">/);
+  for (const m of ['pin', 'permanente']) {
+    expect(chooser.text).toMatch(new RegExp(`<button type="submit" name="method" value="${m}" disabled aria-describedby="reason-${m}">`));
+  }
+  expect(chooser.text).toContain('does not reach the high level of assurance');
 });

@@ -157,9 +157,10 @@ describeEachPair('Cl@ve Permanente with and without the SMS code', (pair) => {
     expect(posted((await postForm(agent, res.text, { otp: lastCode(outbox, c.mobile) })).text).xml).toContain(SUBSTANTIAL);
   });
 
-  test('high is out of reach for Permanente (and PIN): the SP gets NoAuthnContext at once', async () => {
-    const agent = browser(broker);
-    const res = await sendRedirectRequest(agent, nodeSamlSp(broker, { authnContext: [HIGH] }));
+  test('high is out of reach for Permanente and PIN: with only those configured, the SP gets NoAuthnContext at once', async () => {
+    const noCertificates = await start({ methods: { enabled: ['pin', 'permanente'] } });
+    const agent = browser(noCertificates);
+    const res = await sendRedirectRequest(agent, nodeSamlSp(noCertificates, { authnContext: [HIGH] }));
     expect(posted(res.text).xml).toContain('urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext');
   });
 

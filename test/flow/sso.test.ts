@@ -141,8 +141,9 @@ describeEachPair('SSO end to end', (pair) => {
     });
 
     test('a request for high, which no configured method reaches, gets NoAuthnContext at once', async () => {
-      const agent = request.agent(broker.app);
-      const sp = nodeSamlSp(broker, { authnContext: ['http://eidas.europa.eu/LoA/high'] });
+      const noCertificates = await startBroker({ store, ds, keysDir: broker.keysDir, overrides: { methods: { enabled: ['pin', 'permanente'] } } });
+      const agent = request.agent(noCertificates.app);
+      const sp = nodeSamlSp(noCertificates, { authnContext: ['http://eidas.europa.eu/LoA/high'] });
       const res = await sendRedirectRequest(agent, sp);
       const post = posted(res.text);
       expect(post.action).toBe(SP_ACS);
@@ -201,10 +202,12 @@ describeEachPair('SSO end to end', (pair) => {
 
     test('a disabled method forged into the chooser POST is not accepted', async () => {
       const agent = request.agent(broker.app);
-      const start = await sendRedirectRequest(agent, nodeSamlSp(broker));
+      // At high only the certificate method is offered; Permanente is a disabled button.
+      const start = await sendRedirectRequest(agent, nodeSamlSp(broker, { authnContext: ['http://eidas.europa.eu/LoA/high'] }));
       const chooser = await agent.get(start.headers.location!);
+      expect(chooser.text).toMatch(/value="permanente" disabled/);
       const csrf = formFields(chooser.text)._csrf!;
-      const res = await agent.post(start.headers.location!).type('form').send({ _csrf: csrf, method: 'certificate' });
+      const res = await agent.post(start.headers.location!).type('form').send({ _csrf: csrf, method: 'permanente' });
       expect(res.status).toBe(303);
       expect(res.headers.location).toBe(start.headers.location);
     });

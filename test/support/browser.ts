@@ -6,9 +6,11 @@ import path from 'node:path';
 import pino from 'pino';
 import { chromium, type Browser } from 'playwright-core';
 import { createApp } from '../../src/app';
+import { startCertificateHost, type CertificateHost } from '../../src/authn/certificate';
 import { loadConfig } from '../../src/config';
 import { buildServices, type Services } from '../../src/services';
 import { MemoryStore } from '../../src/store/memory';
+import { freePort } from './pki';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts');
@@ -29,6 +31,8 @@ export interface LiveBroker {
   baseUrl: string;
   services: Services;
   outboxPath: string;
+  /** The certificate host, when the certificate method is enabled. */
+  certificateHost?: CertificateHost;
   close(): Promise<void>;
 }
 
@@ -40,6 +44,7 @@ export async function startLiveBroker(overrides: Record<string, unknown> = {}): 
   const port = (server.address() as AddressInfo).port;
   const baseUrl = `http://127.0.0.1:${port}`;
   const outboxPath = path.join(dir, 'outbox.jsonl');
+  const certPort = await freePort();
   const config = loadConfig({
     root: path.resolve(__dirname, '../..'),
     env: {},
@@ -50,6 +55,7 @@ export async function startLiveBroker(overrides: Record<string, unknown> = {}): 
       secrets: { pairwise: 'p'.repeat(40), csrf: 'c'.repeat(40) },
       database: { sqlitePath: path.join(dir, 'pasarela.sqlite') },
       notify: { outboxPath },
+      certificate: { port: certPort, publicUrl: `https://localhost:${certPort}` },
       log: { level: 'silent' },
       ...overrides,
     },
@@ -57,11 +63,25 @@ export async function startLiveBroker(overrides: Record<string, unknown> = {}): 
   const services = await buildServices(config, pino({ level: 'silent' }), { store: new MemoryStore() });
   server.on('request', createApp(services));
   mkdirSync(ARTIFACTS, { recursive: true });
+  const certificateHost = config.methods.enabled.includes('certificate')
+    ? await startCertificateHost({
+        settings: services.certificate,
+        baseUrl,
+        broker: services.broker,
+        store: services.store,
+        log: pino({ level: 'silent' }),
+        env: config.env,
+        keysDir: path.resolve(config.root, config.keys.dir),
+        root: config.root,
+      })
+    : undefined;
   return {
     baseUrl,
     services,
     outboxPath,
+    certificateHost,
     close: async () => {
+      await certificateHost?.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await services.close();

@@ -24,6 +24,8 @@ export const certificateSettingsSchema = z
       })
       .strict()
       .prefault({}),
+    /** Development: create a DNIe-like and a qualified test CA with a demo citizen certificate (.p12) under keys.dir/dev-pki, trusted as anchors (refused in production). */
+    devPki: z.boolean().default(true),
     /** Trust anchors: DNIe roots (kind "dnie" -> certificate.dnie) and other qualified CAs ("qualified"). PEM or DER files; a PEM file may hold several. */
     anchors: z.array(z.object({ path: z.string().min(1), kind: z.enum(['dnie', 'qualified']) }).strict()).default([]),
     /** Intermediate CA certificates to complete chains that browsers send without them. */
