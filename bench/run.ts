@@ -11,7 +11,8 @@
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -40,6 +41,20 @@ function rawSignRate(ms: number): number {
   return n / (Number(process.hrtime.bigint() - t0) / 1e9);
 }
 
+/** GET over TLS presenting a client certificate (a fresh connection: a full handshake, as a browser's first visit); returns the redirect target. */
+function tlsGet(url: string, client: { key: Buffer; cert: Buffer }, cookie: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ...client, rejectUnauthorized: false, agent: false, headers: { cookie } }, (res) => {
+      res.resume();
+      const location = res.headers.location;
+      if (res.statusCode !== 302 && res.statusCode !== 303) reject(new Error(`certificate host answered ${res.statusCode}`));
+      else if (!location) reject(new Error('no redirect from the certificate host'));
+      else resolve(location);
+    });
+    req.on('error', reject);
+  });
+}
+
 interface BenchCitizen {
   dni: string;
   mobile: string;
@@ -63,6 +78,7 @@ async function main(): Promise<void> {
     generateServiceProviderMetadata({ issuer: SP_ENTITY, callbackUrl: SP_ACS, publicCerts: sp.certPem, privateKey: spKeyPem, wantAssertionsSigned: true }),
   );
   const outbox = path.join(home, 'outbox.jsonl');
+  const certPort = await freePort();
   writeFileSync(
     path.join(home, 'bench.json'),
     JSON.stringify({
@@ -70,6 +86,7 @@ async function main(): Promise<void> {
       demo: { enabled: false, seedCitizen: true },
       // Many logins of the same few citizens within the hour: lift the send limits, not the code rules.
       notify: { outboxPath: outbox, rate: { perPhonePerHour: 1_000_000, perCitizenPerHour: 1_000_000 } },
+      certificate: { port: certPort, publicUrl: `https://localhost:${certPort}` },
     }),
   );
   const sqlitePath = path.join(home, 'pasarela.sqlite');
@@ -159,7 +176,7 @@ async function main(): Promise<void> {
 
     // ---- (d) full logins per method ---------------------------------------------------------
     type Flow = (b: Browser, c: BenchCitizen) => Promise<string>;
-    const pick = async (b: Browser, loa: 'low' | 'substantial', method: string): Promise<string> => {
+    const pick = async (b: Browser, loa: 'low' | 'substantial' | 'high', method: string): Promise<string> => {
       const s = await b.go(await signedRequestPath(ssoUrl, sp.key, loa));
       const url = s.headers.get('location');
       if (!url) throw new Error(`no chooser (${s.status})`);
@@ -196,6 +213,20 @@ async function main(): Promise<void> {
         },
       },
     ];
+    // The development PKI the broker made on start: the demo citizen's DNIe-like certificate.
+    const pkiDir = path.join(home, 'certs', 'dev-pki', 'dnie-root');
+    const clientCert = { key: readFileSync(path.join(pkiDir, 'demo-dnie.key')), cert: readFileSync(path.join(pkiDir, 'demo-dnie.crt')) };
+    flows.push({
+      label: 'DNIe certificate over mutual TLS (high)',
+      flow: async (b) => {
+        const url = await pick(b, 'high', 'certificate');
+        const startPage = await (await b.go(url)).text();
+        const tlsUrl = startPage.match(/href="(https:[^"]+\/certificate\/tls[^"]*)"/)?.[1]?.replace(/&amp;/g, '&');
+        if (!tlsUrl) throw new Error('no link to the certificate host');
+        const back = await tlsGet(tlsUrl, clientCert, b.cookies.header());
+        return (await b.go(back)).text();
+      },
+    });
     const logins: Array<{ label: string; rate: number; p50: number; p99: number; failed: number }> = [];
     for (const { label, flow } of flows) {
       const latencies: number[] = [];

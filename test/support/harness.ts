@@ -61,6 +61,8 @@ export async function startBroker(opts: StartOptions): Promise<BrokerUnderTest> 
       secrets: { pairwise: 'p'.repeat(40), csrf: 'c'.repeat(40) },
       trust: { metadataDir: emptyMetadataDir },
       demo: { enabled: false, seedCitizen: false },
+      // Tests that need certificates build their own PKI; no development CAs per broker.
+      certificate: { devPki: false },
       log: { level: 'silent' },
       ...(opts.overrides ?? {}),
     },
