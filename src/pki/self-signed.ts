@@ -15,7 +15,13 @@ export function makeSelfSignedRsa(commonName: string, options: { bits?: number; 
   return selfSignedFor(privateKey, commonName, options.days ?? 3650);
 }
 
-export function selfSignedFor(privateKey: KeyObject, commonName: string, days: number): KeyAndCert {
+/** Default extensions: an end-entity certificate for signing and encryption (SAML keys). */
+const SAML_KEY_EXTENSIONS = [
+  { name: 'basicConstraints', cA: false },
+  { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, dataEncipherment: true },
+];
+
+export function selfSignedFor(privateKey: KeyObject, commonName: string, days: number, extensions: object[] = SAML_KEY_EXTENSIONS): KeyAndCert {
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const forgeKey = forge.pki.privateKeyFromPem(keyPem);
   const cert = forge.pki.createCertificate();
@@ -29,10 +35,7 @@ export function selfSignedFor(privateKey: KeyObject, commonName: string, days: n
   const attrs = [{ name: 'commonName', value: commonName }];
   cert.setSubject(attrs);
   cert.setIssuer(attrs);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: false },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, dataEncipherment: true },
-  ]);
+  cert.setExtensions(extensions);
   cert.sign(forgeKey, forge.md.sha256.create());
   return { keyPem, certPem: forge.pki.certificateToPem(cert) };
 }

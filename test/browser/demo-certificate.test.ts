@@ -1,35 +1,23 @@
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
-import { ARTIFACTS, launchChromium, startLiveBroker, type LiveBroker } from '../support/browser';
+import { ARTIFACTS, liveBrowserSuite } from '../support/browser';
 
 /** The development PKI as `npm start` makes it: a real browser presents the demo .p12 to the certificate host. */
-let broker: LiveBroker;
-let browser: Browser;
-
-beforeAll(async () => {
-  broker = await startLiveBroker();
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await broker?.close();
-});
+const live = liveBrowserSuite();
 
 test.each([
   ['dnie', 'high', 'http://eidas.europa.eu/LoA/high'],
   ['qualified', 'substantial', 'http://eidas.europa.eu/LoA/substantial'],
 ] as const)('a real browser logs in with the development %s certificate at %s from the demo SP', async (kind, loa, expected) => {
-  const devPki = broker.services.devPki!;
+  const devPki = live.broker.services.devPki!;
   expect(devPki).toBeDefined();
-  const context = await browser.newContext({
+  const context = await live.browser.newContext({
     locale: 'en-GB',
     // The development certificate host has a self-signed TLS certificate.
     ignoreHTTPSErrors: true,
-    clientCertificates: [{ origin: broker.certificateHost!.url.replace('127.0.0.1', 'localhost'), pfxPath: devPki.p12[kind], passphrase: devPki.p12Password }],
+    clientCertificates: [{ origin: live.broker.certificateHost!.url.replace('127.0.0.1', 'localhost'), pfxPath: devPki.p12[kind], passphrase: devPki.p12Password }],
   });
   const page = await context.newPage();
-  await page.goto(`${broker.baseUrl}/demo`);
+  await page.goto(`${live.broker.baseUrl}/demo`);
   await page.check(`#loa-${loa}`);
   await page.click('button[type=submit]');
   await page.waitForURL(/\/login\/[^/]+$/);

@@ -1,24 +1,12 @@
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
 import { DEMO_CITIZEN } from '../../src/services';
-import { ARTIFACTS, launchChromium, startLiveBroker, type LiveBroker } from '../support/browser';
+import { ARTIFACTS, liveBrowserSuite } from '../support/browser';
 
-let broker: LiveBroker;
-let browser: Browser;
-
-beforeAll(async () => {
-  broker = await startLiveBroker();
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await broker?.close();
-});
+const live = liveBrowserSuite();
 
 test('a real browser: demo SP -> chooser -> Cl@ve Permanente -> back at the demo SP with the attributes', async () => {
-  const page = await browser.newPage({ locale: 'en-GB' });
-  await page.goto(`${broker.baseUrl}/demo`);
+  const page = await live.browser.newPage({ locale: 'en-GB' });
+  await page.goto(`${live.broker.baseUrl}/demo`);
   await page.check('#loa-low');
   await page.click('button[type=submit]');
   await page.waitForURL(/\/login\//);

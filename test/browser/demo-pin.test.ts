@@ -1,25 +1,13 @@
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
 import { DEMO_CITIZEN } from '../../src/services';
 import { lastCode } from '../pin/support';
-import { ARTIFACTS, launchChromium, startLiveBroker, type LiveBroker } from '../support/browser';
+import { ARTIFACTS, liveBrowserSuite } from '../support/browser';
 
-let broker: LiveBroker;
-let browser: Browser;
-
-beforeAll(async () => {
-  broker = await startLiveBroker();
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await broker?.close();
-});
+const live = liveBrowserSuite();
 
 test('a real browser: demo SP (substantial) -> chooser -> Cl@ve PIN -> back at the demo SP with the attributes', async () => {
-  const page = await browser.newPage({ locale: 'es-ES' });
-  await page.goto(`${broker.baseUrl}/demo`);
+  const page = await live.browser.newPage({ locale: 'es-ES' });
+  await page.goto(`${live.broker.baseUrl}/demo`);
   await page.check('#loa-substantial');
   await page.click('button[type=submit]');
   await page.waitForURL(/\/login\/[^/]+$/);
@@ -30,7 +18,7 @@ test('a real browser: demo SP (substantial) -> chooser -> Cl@ve PIN -> back at t
   await page.fill('#validity_date', DEMO_CITIZEN.dniValidityDate);
   await page.click('form[action$="/pin"] button[type=submit]');
   await page.waitForSelector('#pin');
-  const pin = lastCode(broker.outboxPath, DEMO_CITIZEN.mobile);
+  const pin = lastCode(live.broker.outboxPath, DEMO_CITIZEN.mobile);
   expect(pin).toMatch(/^\d{6}$/);
   await page.fill('#pin', pin);
   await page.click('form[action$="/pin/verify"] button[type=submit]');

@@ -88,3 +88,24 @@ export async function startLiveBroker(overrides: Record<string, unknown> = {}): 
     },
   };
 }
+
+/** Register beforeAll/afterAll that start a live broker and Chromium for this test file. */
+export function liveBrowserSuite(): { readonly broker: LiveBroker; readonly browser: Browser } {
+  const state: { broker?: LiveBroker; browser?: Browser } = {};
+  beforeAll(async () => {
+    state.broker = await startLiveBroker();
+    state.browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await state.browser?.close();
+    await state.broker?.close();
+  });
+  return {
+    get broker() {
+      return state.broker!;
+    },
+    get browser() {
+      return state.browser!;
+    },
+  };
+}
