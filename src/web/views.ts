@@ -40,7 +40,8 @@ ${body}
 `.value;
 }
 
-function csrfField(ctx: PageContext): Raw {
+/** The hidden `_csrf` field every citizen form carries (form contract). */
+export function csrfField(ctx: PageContext): Raw {
   return ctx.csrfToken ? html`<input type="hidden" name="_csrf" value="${ctx.csrfToken}">` : raw('');
 }
 

@@ -1,6 +1,6 @@
 import { html } from '../../web/html';
-import { layout, type PageContext } from '../../web/views';
-import { csrfInput, messages } from '../pin/views';
+import { csrfField, layout, type PageContext } from '../../web/views';
+import { messages } from '../pin/views';
 
 export interface OtpModel {
   txnId: string;
@@ -18,7 +18,7 @@ export function permanenteOtpPage(ctx: PageContext, m: OtpModel): string {
     html`<h1>${t('otp.title')}</h1>
 ${messages(m)}
 <form method="post" action="/login/${m.txnId}/permanente/otp">
-${csrfInput(ctx)}
+${csrfField(ctx)}
 <p><label for="otp">${t('otp.label')}</label>
 <input id="otp" name="otp" inputmode="numeric" autocomplete="one-time-code" required pattern="[0-9]{${m.length}}" maxlength="${m.length}" spellcheck="false"${m.error ? html` aria-describedby="form-error"` : ''}></p>
 <p><button type="submit">${t('otp.submit')}</button></p>

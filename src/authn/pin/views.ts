@@ -1,9 +1,5 @@
 import { html, raw, type Raw } from '../../web/html';
-import { layout, type PageContext } from '../../web/views';
-
-export function csrfInput(ctx: PageContext): Raw {
-  return ctx.csrfToken ? html`<input type="hidden" name="_csrf" value="${ctx.csrfToken}">` : raw('');
-}
+import { csrfField, layout, type PageContext } from '../../web/views';
 
 export function messages(m: { error?: string; info?: string }): Raw {
   return html`${m.error ? html`<p class="error" role="alert" id="form-error">${m.error}</p>` : ''}
@@ -33,7 +29,7 @@ export function pinIdentifyPage(ctx: PageContext, m: PinIdentifyModel): string {
 <p>${t('pin.intro')}</p>
 ${messages(m)}
 <form method="post" action="/login/${m.txnId}/pin">
-${csrfInput(ctx)}
+${csrfField(ctx)}
 <p><label for="dni">${t('pin.dni')}</label>
 <input id="dni" name="dni" autocomplete="username" required spellcheck="false" value="${m.dni ?? ''}"${describedBy([m.error && 'form-error'])}></p>
 <p><label for="validity_date">${t('pin.validity_date')}</label>
@@ -62,13 +58,13 @@ export function pinCodePage(ctx: PageContext, m: PinCodeModel): string {
     html`<h1>${t('pin.title')}</h1>
 ${messages(m)}
 <form method="post" action="/login/${m.txnId}/pin/verify">
-${csrfInput(ctx)}
+${csrfField(ctx)}
 <p><label for="pin">${t('pin.pin')}</label>
 <input id="pin" name="pin" inputmode="numeric" autocomplete="one-time-code" required pattern="[0-9]{${m.length}}" maxlength="${m.length}" spellcheck="false"${describedBy([m.error && 'form-error'])}></p>
 <p><button type="submit">${t('pin.submit')}</button></p>
 </form>
 <form method="post" action="/login/${m.txnId}/pin/resend">
-${csrfInput(ctx)}
+${csrfField(ctx)}
 <p><span class="hint" id="resend-hint">${t('pin.resend.hint', { seconds: m.resendSeconds })}</span></p>
 <p><button type="submit" class="secondary" aria-describedby="resend-hint">${t('pin.resend')}</button></p>
 </form>
