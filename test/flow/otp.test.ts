@@ -5,7 +5,7 @@ import type { NewCitizen } from '../../src/citizens/types';
 import type { KeyValueStore } from '../../src/store/types';
 import { describeEachPair } from '../support/pairs';
 import { nodeSamlSp, sendRedirectRequest, startBroker, type Agent, type BrokerUnderTest } from '../support/harness';
-import { alertText, lastCode, messagesTo, pickMethod, postForm, posted, submit, tempOutbox, testClock } from '../pin/support';
+import { alertText, lastCode, messagesTo, pickMethod, postForm, posted, submit, tempOutbox, testClock, browserFromOwnAddress } from '../pin/support';
 
 const LOW = 'http://eidas.europa.eu/LoA/low';
 const SUBSTANTIAL = 'http://eidas.europa.eu/LoA/substantial';
@@ -31,11 +31,7 @@ function citizen(over: Partial<NewCitizen> = {}): NewCitizen {
   };
 }
 
-let ipSerial = 0;
-function browser(b: BrokerUnderTest): Agent {
-  ipSerial++;
-  return request.agent(b.app).set('X-Forwarded-For', `203.0.${Math.floor(ipSerial / 250)}.${ipSerial % 250}`);
-}
+const browser = (b: BrokerUnderTest): Agent => browserFromOwnAddress(b, '203.0');
 
 describeEachPair('Cl@ve Permanente with and without the SMS code', (pair) => {
   let store: KeyValueStore;

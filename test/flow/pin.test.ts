@@ -1,4 +1,3 @@
-import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import { dniCheckLetter } from '../../src/citizens/nif';
 import type { NewCitizen } from '../../src/citizens/types';
@@ -6,7 +5,7 @@ import { CitizenEntity } from '../../src/db/entities';
 import type { KeyValueStore } from '../../src/store/types';
 import { describeEachPair } from '../support/pairs';
 import { nodeSamlSp, sendRedirectRequest, SP_ACS, startBroker, type Agent, type BrokerUnderTest } from '../support/harness';
-import { alertText, lastCode, messagesTo, pickMethod, postForm, posted, submit, tempOutbox, testClock } from '../pin/support';
+import { alertText, lastCode, messagesTo, pickMethod, postForm, posted, submit, tempOutbox, testClock, browserFromOwnAddress } from '../pin/support';
 
 const LOW = 'http://eidas.europa.eu/LoA/low';
 const SUBSTANTIAL = 'http://eidas.europa.eu/LoA/substantial';
@@ -31,12 +30,7 @@ function citizen(over: Partial<NewCitizen> = {}): NewCitizen & { dniValidityDate
   } as NewCitizen & { dniValidityDate: string };
 }
 
-let ipSerial = 0;
-/** Each test browses from its own address (trustProxy on, X-Forwarded-For) so address counters stay apart. */
-function browser(b: BrokerUnderTest): Agent {
-  ipSerial++;
-  return request.agent(b.app).set('X-Forwarded-For', `198.51.${Math.floor(ipSerial / 250)}.${ipSerial % 250}`);
-}
+const browser = (b: BrokerUnderTest): Agent => browserFromOwnAddress(b, '198.51');
 
 describeEachPair('Cl@ve PIN end to end', (pair) => {
   let store: KeyValueStore;

@@ -1,8 +1,8 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type request from 'supertest';
-import { formAction, formFields, type Agent } from '../support/harness';
+import request from 'supertest';
+import { formAction, formFields, type Agent, type BrokerUnderTest } from '../support/harness';
 
 /** A fresh outbox file path (the directory is created by the driver on first send). */
 export function tempOutbox(): string {
@@ -83,4 +83,14 @@ export function posted(text: string): { action: string; samlResponse: string; re
 /** The visible error of a page (role=alert), for comparing answers. */
 export function alertText(html: string): string | undefined {
   return /<p class="error" role="alert"[^>]*>([^<]*)<\/p>/.exec(html)?.[1];
+}
+
+let ipSerial = 0;
+/**
+ * A browser with its own client address (the broker under test trusts X-Forwarded-For), so the
+ * per-address abuse counters of one test do not spill into the next. `net` keeps files apart.
+ */
+export function browserFromOwnAddress(b: BrokerUnderTest, net: '198.51' | '203.0'): Agent {
+  ipSerial++;
+  return request.agent(b.app).set('X-Forwarded-For', `${net}.${Math.floor(ipSerial / 250)}.${ipSerial % 250}`);
 }
