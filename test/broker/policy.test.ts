@@ -1,4 +1,4 @@
-import { achievedLoa, methodOptions, variantSatisfies, type LoaPolicy } from '../../src/broker/policy';
+import { achievedLoa, methodOptions, satisfies, variantSatisfies, type LoaPolicy } from '../../src/broker/policy';
 import { LOA, type Comparison, type LoaUri } from '../../src/saml/constants';
 import { translator } from '../../src/web/i18n';
 import { chooserPage } from '../../src/web/views';
@@ -91,5 +91,26 @@ describe('the chooser page', () => {
     }
     const en = chooserPage({ lang: 'en', t: translator('en'), path: '/login/x' }, { txnId: 'x', spName: 'S', requestedLevel: 'high', options });
     expect(en).toContain('does not reach the high level of assurance');
+  });
+});
+
+describe("the SP policy's minimum LoA is a floor no request can lower", () => {
+  test.each([
+    ['low', 'minimum low', undefined, LOA.low],
+    ['low', 'minimum low', 'substantial', null],
+    ['substantial', 'minimum low', 'substantial', LOA.substantial],
+    ['high', 'exact low', 'substantial', LOA.low],
+    ['substantial', 'maximum low', 'high', null],
+  ] as const)('achieved %s for %s with floor %s -> %s', (level, request, floor, expected) => {
+    const [comparison, name] = request.split(' ') as [Comparison, 'low' | 'substantial' | 'high'];
+    expect(satisfies(level, req(comparison, LOA[name]), floor)).toBe(expected);
+  });
+
+  test('the chooser disables what only reaches a level under the floor', () => {
+    const options = methodOptions({ methods: ['permanente', 'certificate'], policy: POLICY, requested: req('minimum', LOA.low), excludedMethods: [], floor: 'high' });
+    expect(options.map((o) => [o.method, o.enabled])).toEqual([
+      ['permanente', false],
+      ['certificate', true],
+    ]);
   });
 });

@@ -57,6 +57,11 @@ describeEachPair('SSO end to end', (pair) => {
       const post = posted(done.text);
       expect(post.action).toBe(SP_ACS);
       expect(post.relayState).toBe('relay-123');
+      // The auto-POST page may submit only to that ACS's origin, and runs only its nonce'd script.
+      const csp = String(done.headers['content-security-policy']);
+      expect(csp).toContain("form-action 'self' https://sp.test;");
+      expect(csp).toMatch(/script-src 'nonce-[A-Za-z0-9+/=]+'/);
+      expect(done.text).toMatch(/<script nonce="[A-Za-z0-9+/=]+">/);
       const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: post.samlResponse, RelayState: post.relayState! });
       expect(profile).not.toBeNull();
       expect(profile!.nameIDFormat).toBe('urn:oasis:names:tc:SAML:2.0:nameid-format:persistent');
@@ -181,6 +186,7 @@ describeEachPair('SSO end to end', (pair) => {
       const res = await sendRedirectRequest(request.agent(broker.app), sp);
       expect(res.status).toBe(400);
       expect(res.text).not.toMatch(/<form[^>]+evil\.test/);
+      expect(String(res.headers['content-security-policy'])).toContain("form-action 'self';");
       expect(res.text).not.toContain('SAMLResponse');
       expect(res.text).toMatch(/AssertionConsumerService/);
       expect(res.text).toContain(res.headers['x-request-id']);
