@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/config';
 import { createOperatorApp } from '../../src/operator/app';
 import { buildServices, type Services } from '../../src/services';
 import { MemoryStore } from '../../src/store/memory';
-import { nodeSamlSp, sendRedirectRequest, startBroker, type BrokerUnderTest } from '../support/harness';
+import { startBroker, type BrokerUnderTest } from '../support/harness';
 import { storagePairs, type StoragePair } from '../support/pairs';
 
 /**
