@@ -6,7 +6,10 @@
  *  (c) p50 / p99 latency; and the signing efficiency = round trips/s × RSA signatures per
  *      response ÷ (a). Target: ≥ 0.5, p99 < 20 ms at concurrency 32;
  *  (d) full logins per method (every page of the flow, a new browser each time; the password
- *      KDF's cost is intended and reported, not tuned away) at concurrency 8.
+ *      KDF's cost is intended and reported, not tuned away) at concurrency 8;
+ *  (e) the Permanente answer time for an unknown, a not activated, a locked and a registered
+ *      DNI with a wrong password (median of 30 each, interleaved), as ratios to the unknown
+ *      one: the answers must not tell registration apart (target within 20 %).
  * Not a test: nothing here asserts; it prints, and exits non-zero only if responses were wrong.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
@@ -89,6 +92,8 @@ async function main(): Promise<void> {
       certificate: { port: certPort, publicUrl: `https://localhost:${certPort}` },
       // Every bench login comes from 127.0.0.1 for one SP: lift the per-address and per-SP transaction limits.
       saml: { transactionLimits: { perAddress: { max: 1_000_000, windowSeconds: 60 }, perSp: { max: 1_000_000, windowSeconds: 60 } } },
+      // (e) sends many wrong passwords for the same few DNIs from one address.
+      otp: { abuse: { maxFailuresPerCitizen: 1000, maxFailuresPerAddress: 100_000 } },
     }),
   );
   const sqlitePath = path.join(home, 'pasarela.sqlite');
@@ -101,6 +106,13 @@ async function main(): Promise<void> {
     await repo.create({ ...c, givenName: 'Carmen', firstSurname: 'Vidal', secondSurname: null, dateOfBirth: '1980-01-01', registrationLevel: 'advanced', dniValidityDate: '2031-01-01', password: BENCH_PASSWORD });
     citizens.push(c);
   }
+  // (e): one citizen not yet activated, one whose password is locked.
+  const probe = (n: number) => `${n}${dniCheckLetter(String(n))}`;
+  const probes = { unknown: probe(40_000_100), pending: probe(40_000_101), locked: probe(40_000_102), registered: citizens[0]!.dni };
+  const probeCitizen = { givenName: 'Pablo', firstSurname: 'Rey', secondSurname: null, dateOfBirth: '1970-01-01', registrationLevel: 'advanced' as const, dniValidityDate: '2031-01-01' };
+  await repo.create({ ...probeCitizen, dni: probes.pending, mobile: '+34612999001' });
+  await repo.create({ ...probeCitizen, dni: probes.locked, mobile: '+34612999002', password: BENCH_PASSWORD });
+  for (let i = 0; i < 5; i++) await repo.verifyPassword(probes.locked, 'Not-The-Password-1');
   await ds.destroy();
 
   const port = await freePort();
@@ -263,6 +275,23 @@ async function main(): Promise<void> {
       logins.push({ label, rate: latencies.length / secs, p50: percentile(latencies, 50), p99: percentile(latencies, 99), failed });
     }
 
+    // ---- (e) wrong passwords: does the answer time tell registration apart? ---------------
+    const answerTimes: Record<keyof typeof probes, number[]> = { unknown: [], pending: [], locked: [], registered: [] };
+    const answers = new Set<string>();
+    for (let round = 0; round < 30; round++) {
+      for (const which of Object.keys(probes) as Array<keyof typeof probes>) {
+        const b = new Browser(base);
+        const url = await pick(b, 'low', 'permanente');
+        const form = await (await b.go(url)).text();
+        const t = performance.now();
+        const res = await b.post(url, { _csrf: hidden(form, '_csrf'), username: probes[which], password: `Wrong-${round}-Password` });
+        const body = await res.text();
+        answerTimes[which].push(performance.now() - t);
+        answers.add(`${res.status} ${/role="alert"[^>]*>([^<]*)/.exec(body)?.[1] ?? ''}`.replace(/\d+ intentos?/, 'N intentos'));
+      }
+    }
+    const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+
     const sigsPerResponse = 2; // default SP policy: Response and Assertion both signed
     console.log(`\n(b)(c) SSO round trips, one broker process (Node ${process.version}, log level ${logLevel}), ${sigsPerResponse} RSA-2048 signatures per response:`);
     console.log('  concurrency   round trips/s   p50 ms   p99 ms   efficiency   Little bound on mean latency');
@@ -283,6 +312,13 @@ async function main(): Promise<void> {
       console.log(`  ${l.label.padEnd(44)}  ${l.rate.toFixed(1).padStart(8)}   ${l.p50.toFixed(0).padStart(6)}   ${l.p99.toFixed(0).padStart(6)}   ${l.failed}`);
     }
     console.log('  (the password flows include one scrypt N=2^15 verification each: intended cost)');
+
+    const base0 = median(answerTimes.unknown);
+    console.log('\n(e) a wrong Cl@ve Permanente password, 30 tries per DNI, interleaved; median answer time and ratio to the unknown DNI:');
+    for (const [which, times] of Object.entries(answerTimes)) {
+      console.log(`  ${which.padEnd(12)}  ${median(times).toFixed(1).padStart(7)} ms   ${(median(times) / base0).toFixed(2)}`);
+    }
+    console.log(`  distinct answers (status and text, counts aside): ${answers.size} — target 1 (the lock message after 5 tries counts as the same for every DNI, so 2 at most)`);
     if (bad > 0 || sso.some((r) => r.errors > 0) || logins.some((l) => l.failed > 0)) process.exitCode = 1;
   } finally {
     child?.kill('SIGTERM');

@@ -14,7 +14,15 @@ const KEY_BYTES = 32;
 /** Refuse stored parameters that would make one verification cost more than ~256 MiB. */
 const MAX_N = 2 ** 20;
 
+/**
+ * scrypt derivations run by this process. Every password answer (right, wrong, unknown DNI,
+ * locked, not activated) must cost exactly one, so that timing tells nothing; tests and the
+ * `pasarela_password_kdf_total` metric read it.
+ */
+export const kdfStats = { derivations: 0 };
+
 function derive(password: string, salt: Buffer, params: ScryptParams, keylen: number): Promise<Buffer> {
+  kdfStats.derivations++;
   const options: ScryptOptions = {
     N: params.N,
     r: params.r,

@@ -5,14 +5,18 @@ import { CitizenEntity, type CitizenRow } from '../db/entities';
 import { PasarelaError } from '../errors';
 import { maskDni, normalizeDni, validateDniNie } from './nif';
 import { checkPasswordPolicy, hashPassword, PasswordPolicyError, verifyPassword } from './password';
-import type { Citizen, CitizenStatus, NewCitizen } from './types';
+import type { Citizen, NewCitizen } from './types';
 
 /** Consecutive wrong passwords that lock an account (Cl@ve Permanente rule). */
 export const MAX_FAILED_PASSWORD_ATTEMPTS = 5;
 
 export type PasswordCheck =
   | { ok: true; citizen: Citizen }
-  | { ok: false; reason: 'unknown' | 'bad_password' | 'locked' | 'inactive'; remainingAttempts?: number };
+  /**
+   * `locked`: the account is locked and the password given is its right one (or this was the
+   * try that locked it). `locked_bad_password`: locked, and the password is wrong.
+   */
+  | { ok: false; reason: 'unknown' | 'bad_password' | 'locked' | 'locked_bad_password' | 'inactive'; remainingAttempts?: number };
 
 /** Who acts and for which login, for the audit trail. */
 export interface AuditContext {
@@ -58,8 +62,9 @@ function isUniqueViolation(err: unknown): boolean {
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
-/** Compared against when the DNI is unknown, so that case costs the same scrypt as a real one. */
+/** Compared against when the DNI is unknown or cannot log in, so that case costs the same scrypt as a real one. */
 let decoyHash: Promise<string> | undefined;
+const decoy = (): Promise<string> => (decoyHash ??= hashPassword(randomBytes(16).toString('hex')));
 
 /**
  * The citizen registry. Every change and every password check writes its audit event in the
@@ -148,23 +153,30 @@ export class CitizenRepository {
    * Cl@ve Permanente password check with lockout. The scrypt runs outside any transaction;
    * the counter is then changed by a single UPDATE guarded by `status = 'active'`, so
    * concurrent attempts are each counted once and the account locks exactly at the limit.
+   *
+   * Every outcome costs one scrypt and one transaction with its audit record (an unknown DNI
+   * or an account without a password against a decoy hash), so the time an answer takes says
+   * nothing about the registry. A locked account checks the real password: only who knows it
+   * learns that the account is locked (`locked`); a wrong one is `locked_bad_password`, which
+   * callers answer exactly like an unknown DNI.
    */
   async verifyPassword(dniInput: string, password: string, ctx: AuditContext = {}): Promise<PasswordCheck> {
     const dni = normalizeDni(dniInput);
     const actor = ctx.actor ?? 'citizen';
     const row = await this.rowByDni(dni);
-    if (!row) {
-      await verifyPassword(password, await (decoyHash ??= hashPassword(randomBytes(16).toString('hex'))));
-      await this.audit.record({ type: 'auth.password.failed', actor, requestId: ctx.requestId, detail: { reason: 'unknown', who: maskDni(dni) } });
-      return { ok: false, reason: 'unknown' };
-    }
-    const refused = this.refusal(row.status, row.passwordHash);
-    if (refused) {
-      await this.audit.record({ type: 'auth.password.failed', actor, citizenId: row.id, requestId: ctx.requestId, detail: { reason: refused } });
-      return { ok: false, reason: refused };
+    const usable = row !== null && row.passwordHash !== null && (row.status === 'active' || row.status === 'locked');
+    const good = await verifyPassword(password, usable ? row.passwordHash! : await decoy());
+    if (!usable || row.status === 'locked') {
+      const reason = !row ? 'unknown' : !usable ? 'inactive' : good ? 'locked' : 'locked_bad_password';
+      await this.ds.transaction((m) =>
+        this.audit.record(
+          { type: 'auth.password.failed', actor, citizenId: row?.id, requestId: ctx.requestId, detail: row ? { reason } : { reason, who: maskDni(dni) } },
+          m,
+        ),
+      );
+      return { ok: false, reason };
     }
 
-    const good = await verifyPassword(password, row.passwordHash!);
     const base = { actor, citizenId: row.id, requestId: ctx.requestId };
     return this.ds.transaction(async (m): Promise<PasswordCheck> => {
       const repo = m.getRepository(CitizenEntity);
@@ -178,7 +190,7 @@ export class CitizenRepository {
       const current = await repo.findOneByOrFail({ id: row.id });
       if (changed.affected !== 1) {
         // Locked (or deactivated) by someone else since we read it: that attempt wins.
-        const reason = this.refusal(current.status, current.passwordHash) ?? 'locked';
+        const reason = current.status === 'locked' ? (good ? 'locked' : 'locked_bad_password') : 'inactive';
         await this.audit.record({ ...base, type: 'auth.password.failed', detail: { reason } }, m);
         return { ok: false, reason };
       }
@@ -234,11 +246,5 @@ export class CitizenRepository {
 
   private rowByDni(dni: string, manager: EntityManager = this.ds.manager): Promise<CitizenRow | null> {
     return manager.getRepository(CitizenEntity).findOneBy({ dni });
-  }
-
-  private refusal(status: CitizenStatus, passwordHash: string | null): 'locked' | 'inactive' | null {
-    if (status === 'locked') return 'locked';
-    if (status !== 'active' || !passwordHash) return 'inactive';
-    return null;
   }
 }

@@ -10,6 +10,7 @@ import type { AuthnKit } from '../../web/kit';
 import { permanentePage } from '../../web/views';
 import { codeTools, field, registrationName, requestedLoaName, sendCode, sendPage, stepString, tooManyAttempts, type CodeMethodDeps } from '../pin/channel';
 import { subjectFromCitizen, type Authenticator, type AuthnResult } from '../types';
+import { PasswordFailures } from './lockout';
 import { permanenteOtpPage } from './views';
 
 export const SELECTED_IDP_PERMANENTE = 'SEGSOC';
@@ -32,6 +33,7 @@ export function createPermanente(deps: CodeMethodDeps): Authenticator {
       const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
       const tools = codeTools(kit, deps);
       const rules = tools.settings.otp;
+      const failures = new PasswordFailures(kit.store);
 
       const passwordPage = (req: Request, res: Response, txn: LoginTransaction, status: number, m: { username?: string; error?: string; info?: string } = {}) => {
         sendPage(res, status, permanentePage(kit.page(req, res), { txnId: txn.id, ...m }));
@@ -89,13 +91,16 @@ export function createPermanente(deps: CodeMethodDeps): Authenticator {
         const outcome = await kit.citizens.verifyPassword(dni.value, password, { requestId: String(req.id) });
         if (!outcome.ok) {
           kit.log.info({ event: 'auth.permanente.failed', reason: outcome.reason, who: maskDni(dni.value), txn: txn.id }, 'password rejected');
+          // Unknown, not activated, locked or a wrong password: the same words and counts for each, so the page does not tell who is registered.
+          const verdict = await failures.verdict(dni.value, outcome);
           const after = await tools.limits.fail(attempt, 'password');
           if (after.blocked) return tooManyAttempts(req, res, after.retryAfterSeconds);
-          if (outcome.reason === 'locked') return show(401, ctx.t('permanente.locked'));
-          // Unknown, wrong password or not activated: one answer, so the page does not tell who is registered.
-          return show(401, ctx.t('permanente.bad'));
+          if (verdict.kind === 'locked') return show(401, ctx.t('permanente.locked'));
+          const left = verdict.remaining === 1 ? ctx.t('permanente.remaining_one') : ctx.t('permanente.remaining', { n: verdict.remaining });
+          return show(401, `${ctx.t('permanente.bad')} ${left}`);
         }
         const citizen = outcome.citizen;
+        await failures.succeeded(dni.value);
         if (reaches(PASSWORD_VARIANT, txn, sp, citizen)) {
           await tools.limits.succeed(citizen.dni);
           return finish(req, res, txn, citizen, PASSWORD_VARIANT);

@@ -25,8 +25,8 @@ export const SELECTED_IDP_PIN = 'PIN24H';
 /** The policy row of this method (config `loaPolicy`). */
 export const PIN_VARIANT = 'pin.sms';
 
-/** Registry states that may receive a Cl@ve PIN: registered, with or without Permanente activated. */
-const PIN_STATUSES: ReadonlySet<Citizen['status']> = new Set(['active', 'pending']);
+/** Registry states that may receive a Cl@ve PIN: registered, whether Permanente is activated, not yet, or its password locked (a separate credential). */
+const PIN_STATUSES: ReadonlySet<Citizen['status']> = new Set(['active', 'pending', 'locked']);
 
 function isCalendarDate(s: string): boolean {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
