@@ -129,6 +129,12 @@ export function createApp(s: Services): Express {
     if (e.type === 'entity.parse.failed' || e.type === 'parameters.too.many') {
       return renderError(req, res, 400, 'error.request', { message: 'the form body could not be read' });
     }
+    if (e.code === 'ERR_STORE_FULL') {
+      req.log.error({ event: 'store.full', err: e.message }, 'in-memory store full: write refused');
+      if (res.headersSent) return;
+      res.setHeader('Retry-After', '60');
+      return renderError(req, res, 503, 'error.busy');
+    }
     req.log.error({ err }, 'unhandled error');
     if (res.headersSent) return;
     renderError(req, res, 500, 'error.internal');

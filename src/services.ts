@@ -74,7 +74,7 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
   const secrets = loadSecrets(config, log);
   // Before any store or database is opened: a refused driver (outbox in production) stops the start.
   const notifier = createNotifier(config, now);
-  const store = options.store ?? (await createStore({ redisUrl: config.store.redisUrl, keyPrefix: config.store.keyPrefix }));
+  const store = options.store ?? (await createStore({ redisUrl: config.store.redisUrl, keyPrefix: config.store.keyPrefix, memoryMaxBytes: config.store.memoryMaxBytes }));
   const ds =
     options.ds ??
     (await createDataSource({ url: config.database.url, sqlitePath: path.resolve(config.root, config.database.sqlitePath) }));
@@ -119,6 +119,8 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
       loaPolicy: config.loaPolicy,
       assertionLifetimeSeconds: config.saml.assertionLifetimeSeconds,
       transactionTtlSeconds: config.saml.transactionTtlSeconds,
+      pendingTransactionTtlSeconds: config.saml.pendingTransactionTtlSeconds,
+      transactionLimits: config.saml.transactionLimits,
       sessionTtlSeconds: config.session.ttlSeconds,
     },
     keys,
