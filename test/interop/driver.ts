@@ -71,7 +71,18 @@ interface Pending {
   cmd: string;
 }
 
-export class SpDriver {
+/** What the interop suite drives: a child-process driver (SpDriver) or an in-process one (node-saml). */
+export interface SpStack {
+  ping(): Promise<{ library: string; version: string }>;
+  metadata(sp: SpSpec): Promise<{ xml: string }>;
+  configure(sp: SpSpec, idp: IdpSpec): Promise<{ idpEntityId: string }>;
+  /** binding: "redirect", "post", or a stack-specific variant whose name starts with one of them. */
+  login(name: string, binding: string, loa: string, relayState: string): Promise<{ requestId: string; request: SpAuthnRequest }>;
+  acs(name: string, form: { SAMLResponse: string; RelayState?: string }, requestId: string | null): Promise<SpLogin>;
+  stop(): Promise<void>;
+}
+
+export class SpDriver implements SpStack {
   private readonly child: ChildProcess;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -145,7 +156,7 @@ export class SpDriver {
   configure(sp: SpSpec, idp: IdpSpec): Promise<{ idpEntityId: string }> {
     return this.call('configure', { sp, idp });
   }
-  login(name: string, binding: 'redirect' | 'post', loa: string, relayState: string): Promise<{ requestId: string; request: SpAuthnRequest }> {
+  login(name: string, binding: string, loa: string, relayState: string): Promise<{ requestId: string; request: SpAuthnRequest }> {
     return this.call('login', { name, binding, loa, relayState });
   }
   /** `requestId`: the AuthnRequest ID this browser's session holds (what the SP app would look up). */

@@ -1,6 +1,6 @@
 import { fetchBrokerMetadata, startProcessBroker, type ProcessBroker } from '../support/broker-process';
 import { HttpCitizen, type PostedResponse } from '../support/http-citizen';
-import { describeIfStack, makeSpFiles, SpDriver, tempDir, toolAvailable, type IdpSpec, type SpLogin, type SpSpec } from './driver';
+import { describeIfStack, makeSpFiles, SpDriver, tempDir, toolAvailable, type IdpSpec, type SpLogin, type SpSpec, type SpStack } from './driver';
 
 /**
  * The interop matrix one SP stack goes through, against the broker started as `npm start`
@@ -40,37 +40,42 @@ export interface StackOptions {
   title: string;
   /** Short name: SP entity IDs, metadata file names. */
   stack: string;
-  /** The driver process. */
-  command: string;
-  args: string[];
-  /** A command that exits 0 when the stack is installed. */
-  probe: { command: string; args: string[] };
+  /** The driver process (JSON lines, see driver.ts)… */
+  command?: string;
+  args?: string[];
+  /** …or an in-process stack. */
+  inProcess?: () => SpStack;
+  /** A command that exits 0 when the stack is installed (none: always available). */
+  probe?: { command: string; args: string[] };
   /** Debian packages the stack needs (named when it is missing). */
-  packages: string;
-  bindings: Array<'redirect' | 'post'>;
+  packages?: string;
+  /** Request bindings: "redirect", "post", or stack variants starting with either (e.g. "post-deflated"). */
+  bindings: string[];
+  /** The stack drops the outstanding request when a response for it fails its checks (node-saml). */
+  failureSpendsRequest?: boolean;
   /** What the stack says when it refuses (matched against the driver's error). */
   refusals: { replay: RegExp; otherSp: RegExp; tampered: RegExp };
 }
 
 export interface StackContext {
   broker: ProcessBroker;
-  driver: SpDriver;
+  driver: SpStack;
   sps: { plain: SpSpec; enc: SpSpec };
   /** A fresh browser (no SSO session). */
   citizen(): HttpCitizen;
   /** SP login request -> citizen -> auto-POST fields (not yet given to the SP). */
-  loginAtBroker(sp: SpSpec, binding: 'redirect' | 'post', loa: string, relayState: string): Promise<{ requestId: string; posted: PostedResponse }>;
+  loginAtBroker(sp: SpSpec, binding: string, loa: string, relayState: string): Promise<{ requestId: string; posted: PostedResponse }>;
 }
 
 export function interopSuite(opts: StackOptions, extra?: (ctx: () => StackContext) => void): void {
-  const available = toolAvailable(opts.probe.command, opts.probe.args);
-  describeIfStack(opts.title, available, opts.packages, () => {
+  const available = opts.probe ? toolAvailable(opts.probe.command, opts.probe.args) : ({ ok: true } as const);
+  describeIfStack(opts.title, available, opts.packages ?? '', () => {
     let ctx: StackContext | undefined;
     const tmp = tempDir(`pasarela-${opts.stack}-`);
     const nameIds = new Map<string, Set<string>>();
 
     beforeAll(async () => {
-      const driver = new SpDriver(opts.stack, opts.command, opts.args);
+      const driver: SpStack = opts.inProcess ? opts.inProcess() : new SpDriver(opts.stack, opts.command!, opts.args ?? []);
       const spec = (name: 'plain' | 'enc'): SpSpec => ({
         name: `${opts.stack}-${name}`,
         entityId: `https://${opts.stack}-${name}.sp.test/metadata`,
@@ -104,7 +109,7 @@ export function interopSuite(opts: StackOptions, extra?: (ctx: () => StackContex
         citizen,
         async loginAtBroker(sp, binding, loa, relayState) {
           const { requestId, request } = await driver.login(sp.name, binding, loa, relayState);
-          expect(request.method).toBe(binding === 'redirect' ? 'GET' : 'POST');
+          expect(request.method).toBe(binding.startsWith('redirect') ? 'GET' : 'POST');
           expect(request.url.startsWith(b.ssoUrl)).toBe(true);
           const posted = await citizen().login(request);
           return { requestId, posted };
@@ -134,7 +139,7 @@ export function interopSuite(opts: StackOptions, extra?: (ctx: () => StackContex
       await expect(driver.configure(probe, { ...idp, metadataCertFile: sps.plain.signing.certFile })).rejects.toThrow();
     });
 
-    const matrix: Array<['redirect' | 'post', 'plain' | 'enc', keyof typeof LOA]> = [];
+    const matrix: Array<[string, 'plain' | 'enc', keyof typeof LOA]> = [];
     for (const binding of opts.bindings) for (const kind of ['plain', 'enc'] as const) for (const loa of ['low', 'substantial'] as const) matrix.push([binding, kind, loa]);
 
     test.each(matrix)('%s request, %s assertion, LoA %s: the SP accepts the response and reads the citizen', async (binding, kind, loa) => {
@@ -189,12 +194,17 @@ export function interopSuite(opts: StackOptions, extra?: (ctx: () => StackContex
       await expect(driver.acs(sps.plain.name, posted, requestId)).rejects.toThrow(opts.refusals.otherSp);
     });
 
-    test('a tampered response (PersonIdentifier changed) is refused; the untouched one is then accepted', async () => {
+    test('a tampered response (PersonIdentifier changed) is refused by the signature check; the untouched one is then accepted', async () => {
       const { sps, driver } = c();
       const { requestId, posted } = await c().loginAtBroker(sps.plain, opts.bindings[0]!, LOA.low, 'rs-tamper');
       expect(posted.xml).toContain('ES/ES/12345678Z');
       const forged = Buffer.from(posted.xml.replace('ES/ES/12345678Z', 'ES/ES/87654321X'), 'utf8').toString('base64');
       await expect(driver.acs(sps.plain.name, { ...posted, SAMLResponse: forged }, requestId)).rejects.toThrow(opts.refusals.tampered);
+      if (opts.failureSpendsRequest) {
+        // This stack forgets the outstanding request on any failure: the untouched response is now unsolicited.
+        await expect(driver.acs(sps.plain.name, posted, requestId)).rejects.toThrow(opts.refusals.replay);
+        return;
+      }
       const ok = await driver.acs(sps.plain.name, posted, requestId);
       expect(attributeValues(ok, `${EIDAS}PersonIdentifier`, 'PersonIdentifier')).toEqual(['ES/ES/12345678Z']);
     });
