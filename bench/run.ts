@@ -111,6 +111,7 @@ async function main(): Promise<void> {
   try {
     child = await startBrokerProcess({
       port,
+      operatorPort: await freePort(),
       nodeArgs: process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [],
       env: {
         BASE_URL: base,

@@ -15,6 +15,7 @@ import { loadKeys, loadSecrets, type BrokerKeys, type Secrets } from './config/k
 import { createDataSource } from './db/data-source';
 import { createDemoSp, type DemoSp } from './demo';
 import { createNotifier, type Notifier } from './notify';
+import { createMetrics, type Metrics } from './metrics';
 import type { MethodId } from './saml/types';
 import { createStore } from './store';
 import type { KeyValueStore } from './store/types';
@@ -38,6 +39,7 @@ export interface Services {
   certificate: CertificateSettings;
   devPki?: DevPki;
   demo?: DemoSp;
+  metrics: Metrics;
   now: () => Date;
   close(): Promise<void>;
 }
@@ -146,6 +148,7 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
     certificate,
     devPki,
     demo,
+    metrics: createMetrics(),
     now,
     async close() {
       await store.close();

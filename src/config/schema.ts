@@ -39,6 +39,11 @@ export const configSchema = z
     env: z.enum(['development', 'production', 'test']),
     host: z.string().min(1),
     port: z.coerce.number().int().min(0).max(65535),
+    /** The operator listener: /healthz, /readyz, /metrics (later the admin API). Never the citizen port. */
+    operator: z
+      .object({ host: z.string().min(1).default('127.0.0.1'), port: z.coerce.number().int().min(0).max(65535).default(9090) })
+      .strict()
+      .prefault({}),
     /** Public base URL, e.g. https://pasarela.example.gob.es — every endpoint URL derives from it. */
     baseUrl: z.url({ protocol: /^https?$/ }).optional(),
     /** Our SAML entityID (defaults to `${baseUrl}/metadata`). */
