@@ -15,7 +15,9 @@ import type { SpAuthnRequest } from '../support/http-citizen';
  *   ping                                         -> { library, version }
  *   metadata  { sp }                             -> { xml }   the SP's own metadata, for the broker's metadata dir
  *   configure { sp, idp }                        -> { idpEntityId }   loads the broker's /metadata with its own checks
- *   login     { name, binding, loa, relayState } -> { requestId, request: SpAuthnRequest }
+ *   login     { name, binding, loa, relayState, variant? } -> { requestId, request: SpAuthnRequest }
+ *             variant: "sha1" (RSA-SHA1 + SHA-1), "unsigned", "email-nameid" — the misconfigurations
+ *             the recipes warn about
  *   acs       { name, SAMLResponse, RelayState, requestId } -> SpLogin (or ok:false with the library's message);
  *             requestId is what the browser's session holds, as the SP application would pass it
  */
@@ -71,13 +73,16 @@ interface Pending {
   cmd: string;
 }
 
+/** Misconfigured requests, for the refusals the recipes document. */
+export type LoginVariant = 'sha1' | 'unsigned' | 'email-nameid';
+
 /** What the interop suite drives: a child-process driver (SpDriver) or an in-process one (node-saml). */
 export interface SpStack {
   ping(): Promise<{ library: string; version: string }>;
   metadata(sp: SpSpec): Promise<{ xml: string }>;
   configure(sp: SpSpec, idp: IdpSpec): Promise<{ idpEntityId: string }>;
   /** binding: "redirect", "post", or a stack-specific variant whose name starts with one of them. */
-  login(name: string, binding: string, loa: string, relayState: string): Promise<{ requestId: string; request: SpAuthnRequest }>;
+  login(name: string, binding: string, loa: string, relayState: string, variant?: LoginVariant): Promise<{ requestId: string; request: SpAuthnRequest }>;
   acs(name: string, form: { SAMLResponse: string; RelayState?: string }, requestId: string | null): Promise<SpLogin>;
   stop(): Promise<void>;
 }
@@ -156,8 +161,8 @@ export class SpDriver implements SpStack {
   configure(sp: SpSpec, idp: IdpSpec): Promise<{ idpEntityId: string }> {
     return this.call('configure', { sp, idp });
   }
-  login(name: string, binding: string, loa: string, relayState: string): Promise<{ requestId: string; request: SpAuthnRequest }> {
-    return this.call('login', { name, binding, loa, relayState });
+  login(name: string, binding: string, loa: string, relayState: string, variant?: LoginVariant): Promise<{ requestId: string; request: SpAuthnRequest }> {
+    return this.call('login', { name, binding, loa, relayState, variant: variant ?? null });
   }
   /** `requestId`: the AuthnRequest ID this browser's session holds (what the SP app would look up). */
   acs(name: string, form: { SAMLResponse: string; RelayState?: string }, requestId: string | null): Promise<SpLogin> {

@@ -1,6 +1,6 @@
 import { fetchBrokerMetadata, startProcessBroker, type ProcessBroker } from '../support/broker-process';
-import { HttpCitizen, type PostedResponse } from '../support/http-citizen';
-import { describeIfStack, makeSpFiles, SpDriver, tempDir, toolAvailable, type IdpSpec, type SpLogin, type SpSpec, type SpStack } from './driver';
+import { HttpCitizen, posted as autoPost, type PostedResponse } from '../support/http-citizen';
+import { describeIfStack, makeSpFiles, SpDriver, tempDir, toolAvailable, type IdpSpec, type LoginVariant, type SpLogin, type SpSpec, type SpStack } from './driver';
 
 /**
  * The interop matrix one SP stack goes through, against the broker started as `npm start`
@@ -20,6 +20,11 @@ export const LOA = {
   substantial: 'http://eidas.europa.eu/LoA/substantial',
 } as const;
 const PERSISTENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
+const PASSWORD_PROTECTED_TRANSPORT = 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport';
+
+function decodeHtml(s: string): string {
+  return s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
 const EIDAS = 'http://eidas.europa.eu/attributes/naturalperson/';
 const CLAVE = 'http://es.minhafp.clave/';
 
@@ -207,6 +212,32 @@ export function interopSuite(opts: StackOptions, extra?: (ctx: () => StackContex
       }
       const ok = await driver.acs(sps.plain.name, posted, requestId);
       expect(attributeValues(ok, `${EIDAS}PersonIdentifier`, 'PersonIdentifier')).toEqual(['ES/ES/12345678Z']);
+    });
+
+    // The misconfigurations docs/recipes/*.md warn about, and what the broker says to each.
+    const refusalCases: Array<{ what: string; variant?: LoginVariant; loa?: string; page?: RegExp; status?: string; library?: RegExp }> = [
+      { what: 'an RSA-SHA1 signature', variant: 'sha1', page: /SHA-1 is refused unless the operator enables allowSha1 for this SP/ },
+      { what: 'an unsigned request', variant: 'unsigned', page: /must be signed \(AuthnRequestsSigned="true" in its metadata\)/ },
+      { what: 'PasswordProtectedTransport instead of an eIDAS LoA', loa: PASSWORD_PROTECTED_TRANSPORT, status: 'NoAuthnContext', library: /AuthnContextClassRef "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport" is not a known level of assurance/ },
+      { what: 'an emailAddress NameID', variant: 'email-nameid', status: 'InvalidNameIDPolicy', library: /NameIDPolicy Format "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress" is not supported/ },
+    ];
+    const refusals = opts.bindings.flatMap((binding) => refusalCases.map((r) => ({ ...r, binding })));
+    test.each(refusals)('$binding request with $what: refused, and the SP developer is told why', async ({ binding, variant, loa, page, status, library }) => {
+      const { sps, driver, broker } = c();
+      const { requestId, request } = await driver.login(sps.plain.name, binding, loa ?? LOA.low, 'rs-refused', variant);
+      const answer = await c().citizen().send(request);
+      if (page) {
+        // No SAML answer is possible (the request is not trusted): an error page that says why.
+        expect(answer.status).toBe(400);
+        expect(decodeHtml(answer.text)).toMatch(page);
+        return;
+      }
+      // A signed SAML error Response to the SP's ACS, which the SP library reports.
+      const posted = answer.status === 200 ? autoPost(answer.text) : undefined;
+      expect(posted?.action).toBe(sps.plain.acsUrl);
+      expect(posted!.xml).toContain(`urn:oasis:names:tc:SAML:2.0:status:${status}`);
+      expect(posted!.xml).toContain(broker.entityId);
+      await expect(driver.acs(sps.plain.name, posted!, requestId)).rejects.toThrow(library!);
     });
 
     extra?.(c);

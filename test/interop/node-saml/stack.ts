@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
-import { generateServiceProviderMetadata, type Profile } from '@node-saml/node-saml';
+import { generateServiceProviderMetadata, SAML, type Profile } from '@node-saml/node-saml';
 import { InMemoryCacheProvider } from '@node-saml/node-saml/lib/in-memory-cache-provider';
 import { DOMParser } from '@xmldom/xmldom';
-import type { IdpSpec, SpLogin, SpSpec, SpStack } from '../driver';
-import { idpFromMetadata, pasarelaSp, type PasarelaIdp, type PasarelaSpOptions } from './sp';
+import type { SpAuthnRequest } from '../../support/http-citizen';
+import type { IdpSpec, LoginVariant, SpLogin, SpSpec, SpStack } from '../driver';
+import { idpFromMetadata, pasarelaSamlConfig, pasarelaSp, type PasarelaIdp, type PasarelaSpOptions } from './sp';
 
 /**
  * node-saml in the test process, behind the same commands as the script drivers. Bindings:
@@ -83,9 +84,13 @@ export class NodeSamlStack implements SpStack {
     return st;
   }
 
-  async login(name: string, binding: string, loa: string, relayState: string): Promise<{ requestId: string; request: import('../../support/http-citizen').SpAuthnRequest }> {
+  async login(name: string, binding: string, loa: string, relayState: string, variant?: LoginVariant): Promise<{ requestId: string; request: SpAuthnRequest }> {
     const st = this.state(name);
-    const sp = pasarelaSp(this.options(st, loa, binding));
+    const config = pasarelaSamlConfig(this.options(st, loa, binding));
+    if (variant === 'sha1') Object.assign(config, { signatureAlgorithm: 'sha1', digestAlgorithm: 'sha1' });
+    if (variant === 'unsigned') delete config.privateKey;
+    if (variant === 'email-nameid') config.identifierFormat = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
+    const sp = new SAML(config);
     if (binding === 'redirect') {
       const url = await sp.getAuthorizeUrlAsync(relayState, undefined, {});
       return { requestId: requestId(new URL(url).searchParams.get('SAMLRequest')!), request: { method: 'GET', url } };

@@ -20,6 +20,8 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT  # noqa: E402
 from saml2.client import Saml2Client  # noqa: E402
 from saml2.config import SPConfig  # noqa: E402
 from saml2.metadata import create_metadata_string  # noqa: E402
+from saml2.saml import NAMEID_FORMAT_EMAILADDRESS  # noqa: E402
+from saml2.xmldsig import DIGEST_SHA1, SIG_RSA_SHA1  # noqa: E402
 
 from sp_config import requested_authn_context, sp_config  # noqa: E402
 
@@ -74,11 +76,20 @@ def cmd_login(req):
     sp = SPS[req["name"]]
     client = sp["client"]
     binding = BINDING_HTTP_REDIRECT if req["binding"] == "redirect" else BINDING_HTTP_POST
+    extra = {}
+    variant = req.get("variant")
+    if variant == "sha1":
+        extra = {"sigalg": SIG_RSA_SHA1, "digest_alg": DIGEST_SHA1}
+    elif variant == "unsigned":
+        extra = {"sign": False}
+    elif variant == "email-nameid":
+        extra = {"nameid_format": NAMEID_FORMAT_EMAILADDRESS}
     req_id, info = client.prepare_for_authenticate(
         entityid=sp["idp"],
         relay_state=req["relayState"],
         binding=binding,
         requested_authn_context=requested_authn_context(req["loa"]),
+        **extra,
     )
     sp["outstanding"][req_id] = req["relayState"]
     if binding == BINDING_HTTP_REDIRECT:

@@ -81,7 +81,15 @@ def request_data(acs_url, post_data=None):
 def cmd_login(req):
     state = SPS[req["name"]]
     sp = state["sp"]
-    settings = OneLogin_Saml2_Settings(settings_for(sp, state["idp"], req["loa"]))
+    conf = settings_for(sp, state["idp"], req["loa"])
+    variant = req.get("variant")
+    if variant == "sha1":
+        conf["security"].update({"signatureAlgorithm": C.RSA_SHA1, "digestAlgorithm": C.SHA1})
+    elif variant == "unsigned":
+        conf["security"]["authnRequestsSigned"] = False
+    elif variant == "email-nameid":
+        conf["sp"]["NameIDFormat"] = C.NAMEID_EMAIL_ADDRESS
+    settings = OneLogin_Saml2_Settings(conf)
     if req["binding"] == "redirect":
         auth = OneLogin_Saml2_Auth(request_data(sp["acsUrl"]), settings)
         url = auth.login(return_to=req["relayState"])
@@ -92,8 +100,10 @@ def cmd_login(req):
     # and sign it (enveloped) with OneLogin_Saml2_Utils.add_sign.
     authn = OneLogin_Saml2_Authn_Request(settings)
     sec = settings.get_security_data()
-    signed = OneLogin_Saml2_Utils.add_sign(authn.get_xml(), settings.get_sp_key(), settings.get_sp_cert(),
-                                          sign_algorithm=sec["signatureAlgorithm"], digest_algorithm=sec["digestAlgorithm"])
+    signed = authn.get_xml()
+    if sec["authnRequestsSigned"]:
+        signed = OneLogin_Saml2_Utils.add_sign(signed, settings.get_sp_key(), settings.get_sp_cert(),
+                                              sign_algorithm=sec["signatureAlgorithm"], digest_algorithm=sec["digestAlgorithm"])
     if isinstance(signed, str):
         signed = signed.encode("utf-8")
     rid = authn.get_id()

@@ -49,6 +49,13 @@ def cmd_login(req)
   st = SPS.fetch(req['name'])
   binding = req['binding'] == 'post' ? :post : :redirect
   s = settings_for(st[:sp], st[:idp_xml], req['loa'], binding)
+  case req['variant']
+  when 'sha1'
+    s.security[:signature_method] = XMLSecurity::Document::RSA_SHA1
+    s.security[:digest_method] = XMLSecurity::Document::SHA1
+  when 'unsigned' then s.security[:authn_requests_signed] = false
+  when 'email-nameid' then s.name_identifier_format = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'
+  end
   authn = OneLogin::RubySaml::Authrequest.new
   st[:outstanding] << authn.request_id
   if binding == :redirect
