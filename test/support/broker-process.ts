@@ -1,0 +1,233 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/**
+ * The real broker as a child process, started exactly as `npm start` starts it after its build
+ * (`node --enable-source-maps dist/main.js`, cwd = the repository root), isolated in a temp dir:
+ * its own ports, SQLite file, keys, outbox and SP metadata directory, fixed secrets (so nothing
+ * is written to the repository's var/), `LOG_LEVEL=warn`. The demo stays on, so the demo
+ * citizen (DNI 12345678Z, password Demo-Pasarela-2026, advanced registration) is seeded.
+ *
+ * SPs are registered the way operators do it: their metadata (and optional
+ * `<name>.policy.json`) is written to the metadata directory before the start.
+ *
+ *   const broker = await startProcessBroker({ sps: [{ name: 'pysaml2', metadataXml, policy: { encryptAssertion: true } }] });
+ *   try { const md = await fetchBrokerMetadata(broker); ... } finally { await broker.stop(); }
+ *
+ * dist/ is built once per jest run by test/support/global-setup.ts.
+ */
+
+export const REPO_ROOT = path.resolve(__dirname, '../..');
+const MAIN_JS = path.join(REPO_ROOT, 'dist', 'main.js');
+const BANNER = 'Pasarela is listening';
+
+export interface SpRegistration {
+  /** File name stem in the metadata directory: `<name>.xml`, `<name>.policy.json`. */
+  name: string;
+  metadataXml: string;
+  /** SP policy overrides (README "Registering an SP"), e.g. `{ encryptAssertion: true }`. */
+  policy?: Record<string, unknown>;
+}
+
+export interface ProcessBrokerOptions {
+  sps?: SpRegistration[];
+  /** Methods to enable (default pin + permanente: no certificate host, no development PKI). */
+  methods?: string[];
+  /** Extra keys for the PASARELA_CONFIG file (deep-merged by the broker over config/default.json). */
+  config?: Record<string, unknown>;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** How long to wait for the start banner (ms). */
+  startTimeoutMs?: number;
+}
+
+export interface ProcessBroker {
+  baseUrl: string;
+  port: number;
+  /** The certificate host's port (reserved even when the certificate method is off). */
+  certificatePort: number;
+  entityId: string;
+  ssoUrl: string;
+  metadataUrl: string;
+  /** The temp dir holding everything below. */
+  dir: string;
+  keysDir: string;
+  metadataDir: string;
+  outboxPath: string;
+  sqlitePath: string;
+  configPath: string;
+  /** The certificate SPs use to check the signature of /metadata. */
+  metadataSigningCertPath: string;
+  pid: number;
+  stdout(): string;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The certificate that signs our /metadata, in a broker's keys directory. The ONE place that
+ * knows its file name.
+ */
+export function metadataSigningCertPath(keysDir: string): string {
+  return path.join(keysDir, 'signing.crt');
+}
+
+/** A TCP port that was free a moment ago (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      if (addr === null || typeof addr === 'string') {
+        srv.close();
+        reject(new Error('no port'));
+        return;
+      }
+      srv.close(() => resolve(addr.port));
+    });
+  });
+}
+
+/** Environment variables of ours that must not leak from the test runner into the broker. */
+const SCRUBBED_ENV = [
+  'NODE_ENV',
+  'PORT',
+  'HOST',
+  'BASE_URL',
+  'ENTITY_ID',
+  'DATABASE_URL',
+  'SQLITE_PATH',
+  'REDIS_URL',
+  'LOG_LEVEL',
+  'KEYS_DIR',
+  'PASARELA_CONFIG',
+  'PASARELA_PAIRWISE_SECRET',
+  'PASARELA_CSRF_SECRET',
+  'NOTIFY_URL',
+  'NOTIFY_AUTH_HEADER',
+  'DEMO',
+  'UV_THREADPOOL_SIZE',
+];
+
+export async function startProcessBroker(opts: ProcessBrokerOptions = {}): Promise<ProcessBroker> {
+  if (!existsSync(MAIN_JS)) {
+    throw new Error(`${MAIN_JS} is missing: run \`npx tsc -p tsconfig.build.json\` (jest's globalSetup does it)`);
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'pasarela-proc-'));
+  const keysDir = path.join(dir, 'keys');
+  const metadataDir = path.join(dir, 'metadata-sps');
+  const outboxPath = path.join(dir, 'outbox.jsonl');
+  const sqlitePath = path.join(dir, 'pasarela.sqlite');
+  const configPath = path.join(dir, 'pasarela.json');
+  mkdirSync(metadataDir);
+  for (const sp of opts.sps ?? []) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(sp.name)) throw new Error(`SP name ${sp.name} is not a plain file name`);
+    writeFileSync(path.join(metadataDir, `${sp.name}.xml`), sp.metadataXml);
+    if (sp.policy) writeFileSync(path.join(metadataDir, `${sp.name}.policy.json`), JSON.stringify(sp.policy, null, 2));
+  }
+
+  const port = await freePort();
+  let certificatePort = await freePort();
+  while (certificatePort === port) certificatePort = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  writeFileSync(
+    configPath,
+    JSON.stringify(
+      {
+        methods: { enabled: opts.methods ?? ['pin', 'permanente'] },
+        certificate: { port: certificatePort },
+        notify: { outboxPath },
+        trust: { metadataDir },
+        ...(opts.config ?? {}),
+      },
+      null,
+      2,
+    ),
+  );
+
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of SCRUBBED_ENV) delete env[k];
+  Object.assign(env, {
+    PORT: String(port),
+    BASE_URL: baseUrl,
+    SQLITE_PATH: sqlitePath,
+    KEYS_DIR: keysDir,
+    PASARELA_CONFIG: configPath,
+    PASARELA_PAIRWISE_SECRET: 'interop-pairwise-secret-0123456789abcdef',
+    PASARELA_CSRF_SECRET: 'interop-csrf-secret-0123456789abcdef-xyz',
+    LOG_LEVEL: 'warn',
+    ...(opts.env ?? {}),
+  });
+
+  const child: ChildProcess = spawn(process.execPath, ['--enable-source-maps', MAIN_JS], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  const timeoutMs = opts.startTimeoutMs ?? 20_000;
+  const started = await new Promise<'up' | 'exit' | 'timeout'>((resolve) => {
+    const timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    const onData = () => {
+      if (out.includes(BANNER)) {
+        clearTimeout(timer);
+        child.stdout!.off('data', onData);
+        resolve('up');
+      }
+    };
+    child.stdout!.on('data', onData);
+    void exited.then(() => {
+      clearTimeout(timer);
+      resolve(out.includes(BANNER) ? 'up' : 'exit');
+    });
+  });
+  if (started !== 'up') {
+    const why = started === 'exit' ? `exited with ${child.exitCode ?? child.signalCode}` : `printed no "${BANNER}" within ${timeoutMs} ms`;
+    const captured = `stderr:\n${err || '(empty)'}\nstdout:\n${out || '(empty)'}`;
+    await stop();
+    throw new Error(`the broker (node dist/main.js) ${why}\n${captured}`);
+  }
+
+  return {
+    baseUrl,
+    port,
+    certificatePort,
+    entityId: `${baseUrl}/metadata`,
+    ssoUrl: `${baseUrl}/saml/sso`,
+    metadataUrl: `${baseUrl}/metadata`,
+    dir,
+    keysDir,
+    metadataDir,
+    outboxPath,
+    sqlitePath,
+    configPath,
+    metadataSigningCertPath: metadataSigningCertPath(keysDir),
+    pid: child.pid!,
+    stdout: () => out,
+    stderr: () => err,
+    stop,
+  };
+}
+
+/** GET the broker's /metadata (status 200, XML body). */
+export async function fetchBrokerMetadata(broker: Pick<ProcessBroker, 'metadataUrl'>): Promise<string> {
+  const res = await fetch(broker.metadataUrl);
+  if (res.status !== 200) throw new Error(`GET ${broker.metadataUrl} answered ${res.status}`);
+  return res.text();
+}
