@@ -194,6 +194,7 @@ export class Broker {
     }
     const now = this.now();
     const format = request.nameIdFormat;
+    const profile = responseProfile(sp.policy, request);
     const xml = await buildResponse(
       {
         issuer: this.deps.options.entityId,
@@ -211,8 +212,8 @@ export class Broker {
         authnInstant: new Date(session.authnInstant),
         sessionIndex: session.sessionIndex,
         achievedLoa: classRef,
-        attributes,
-        oneTimeUse: true,
+        attributes: profile.typedAttributes ? attributes : attributes.map(({ eidasType: _typed, ...plain }) => plain),
+        oneTimeUse: profile.oneTimeUse,
       },
       this.signingFor(sp, true),
     );
@@ -251,6 +252,20 @@ export class Broker {
     );
     return postBack(to.acs, xml, to.relayState);
   }
+}
+
+/**
+ * What the response looks like for this SP: eIDAS stacks expect eIDAS-typed attribute values
+ * and OneTimeUse; generic SAML stacks reject both (pysaml2 cannot read the xsi:types,
+ * python3-saml and ruby-saml fail schema validation on them, Shibboleth SP and AD FS refuse
+ * OneTimeUse by default). `auto` decides per request: eIDAS extensions mean an eIDAS SP.
+ */
+export function responseProfile(
+  policy: Pick<ServiceProvider['policy'], 'profile' | 'oneTimeUse'>,
+  request: Pick<AuthnRequest, 'eidasExtensions'>,
+): { eidas: boolean; typedAttributes: boolean; oneTimeUse: boolean } {
+  const eidas = policy.profile === 'eidas' || (policy.profile === 'auto' && request.eidasExtensions);
+  return { eidas, typedAttributes: eidas, oneTimeUse: policy.oneTimeUse ?? eidas };
 }
 
 function postBack(acs: AcsEndpoint, xml: string, relayState: string | undefined): PostBack {

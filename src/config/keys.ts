@@ -8,19 +8,25 @@ import type { SigningKey } from '../saml/types';
 import type { Config } from './index';
 
 export interface BrokerKeys {
+  /** Signs responses and assertions; rolled over as `keys.nextSigningCertPath` says. */
   signing: SigningKey;
+  /**
+   * Signs `/metadata` only. Long-lived and apart from the assertion key, so that an SP that
+   * pinned it to check our metadata keeps refreshing across an assertion-key rollover.
+   */
+  metadataSigning: SigningKey;
   /** Published in metadata ahead of a rollover; never used to sign yet. */
   nextSigningCertB64?: string;
   encryption: SigningKey;
 }
 
-function loadPair(dir: string, name: string, generate: boolean, log: Logger, cn: string): SigningKey {
+function loadPair(dir: string, name: string, generate: boolean, log: Logger, cn: string, bits = 2048): SigningKey {
   const keyFile = path.join(dir, `${name}.key`);
   const certFile = path.join(dir, `${name}.crt`);
   if (!existsSync(keyFile) || !existsSync(certFile)) {
     if (!generate) throw new ConfigError(`keys.dir`, `${keyFile} and ${certFile} to exist (key generation is off)`);
     mkdirSync(dir, { recursive: true });
-    const { keyPem, certPem } = makeSelfSignedRsa(cn);
+    const { keyPem, certPem } = makeSelfSignedRsa(cn, { bits });
     writeFileSync(keyFile, keyPem, { mode: 0o600 });
     writeFileSync(certFile, certPem);
     log.warn({ keyFile, certFile }, 'generated a self-signed development key pair; use managed keys in production');
@@ -44,13 +50,27 @@ export function loadKeys(config: Config, log: Logger): BrokerKeys {
   const dir = path.resolve(config.root, config.keys.dir);
   const signing = loadPair(dir, 'signing', config.keys.generateIfMissing, log, `${new URL(config.baseUrl).hostname} SAML signing`);
   const encryption = loadPair(dir, 'encryption', config.keys.generateIfMissing, log, `${new URL(config.baseUrl).hostname} SAML encryption`);
+  const metadataSigning = loadPair(
+    dir,
+    'metadata-signing',
+    config.keys.generateIfMissing,
+    log,
+    `${new URL(config.baseUrl).hostname} SAML metadata signing`,
+    3072,
+  );
   let nextSigningCertB64: string | undefined;
   if (config.keys.nextSigningCertPath) {
-    const pem = readFileSync(path.resolve(config.root, config.keys.nextSigningCertPath), 'utf8');
-    new X509Certificate(pem);
+    const file = path.resolve(config.root, config.keys.nextSigningCertPath);
+    let pem: string;
+    try {
+      pem = readFileSync(file, 'utf8');
+      new X509Certificate(pem);
+    } catch (err) {
+      throw new ConfigError('keys.nextSigningCertPath', `a readable PEM certificate at ${file} (${(err as Error).message.split('\n')[0]})`);
+    }
     nextSigningCertB64 = pemToB64(pem);
   }
-  return { signing, encryption, nextSigningCertB64 };
+  return { signing, metadataSigning, encryption, nextSigningCertB64 };
 }
 
 export interface Secrets {

@@ -22,6 +22,8 @@ export const spPolicySchema = z
     signAssertion: z.boolean(),
     signatureAlgorithm: sigAlg,
     allowSha1: z.boolean(),
+    profile: z.enum(['auto', 'eidas', 'saml']).default('auto'),
+    oneTimeUse: z.boolean().optional(),
   })
   .strict()
   .refine((p) => p.signResponse || p.signAssertion, { message: 'at least one of signResponse/signAssertion must be true' });

@@ -531,6 +531,8 @@ interface ParsedAuthnRequest {
   nameIdPolicy?: { format?: string; spNameQualifier?: string; allowCreate: boolean };
   authnContext?: { comparison: Comparison; classRefs: string[] };
   spType?: 'public' | 'private';
+  /** The request carried eidas:SPType or eidas:RequestedAttributes (it speaks the eIDAS profile). */
+  eidasExtensions: boolean;
   attributes: RequestedAttribute[];
   /** Refusals that are answered to the SP once it and its ACS are known (VersionMismatch, RequestUnsupported). */
   deferred: PasarelaError[];
@@ -690,6 +692,7 @@ function readAuthnRequest(root: Element): ParsedAuthnRequest {
     acsUrl: a.get('AssertionConsumerServiceURL'),
     acsIndex,
     providerName: a.get('ProviderName'),
+    eidasExtensions: false,
     attributes: [],
     deferred,
   };
@@ -774,9 +777,11 @@ function readExtensions(el: Element, parsed: ParsedAuthnRequest): void {
       const v = textOf(ext).trim();
       if (v !== 'public' && v !== 'private') throw structure('ERR_REQUEST_SPTYPE', `eidas:SPType is "${v}"; expected "public" or "private".`);
       parsed.spType = v;
+      parsed.eidasExtensions = true;
     } else if (ns === NS.eidas && ext.localName === 'RequestedAttributes') {
       if (sawAttributes) throw structure('ERR_REQUEST_EXTENSIONS', 'samlp:Extensions contains more than one eidas:RequestedAttributes.');
       sawAttributes = true;
+      parsed.eidasExtensions = true;
       attributesOf(ext, []);
       readRequestedAttributes(ext, parsed);
     } else if (ns === NS.samlp || ns === NS.saml || ns === NS.ds || ns === NS.eidas || !ns) {
@@ -991,6 +996,7 @@ function checkTrustedRequest(
     allowCreate,
     requestedLoa,
     ...(p.spType !== undefined ? { spType: p.spType } : {}),
+    eidasExtensions: p.eidasExtensions,
     requestedAttributes: attrs.requestedAttributes,
     excludedMethods: attrs.excludedMethods,
     ...(attrs.claveRelayState !== undefined ? { claveRelayState: attrs.claveRelayState } : {}),

@@ -36,6 +36,8 @@ export interface AuthnRequest {
   /** Requested LoA; absent RequestedAuthnContext means `minimum` of the SP policy's minimum (or low). */
   requestedLoa: { comparison: Comparison; classRefs: LoaUri[] };
   spType?: 'public' | 'private';
+  /** The request carried eidas:SPType or eidas:RequestedAttributes: the SP speaks eIDAS (response profile `auto`). */
+  eidasExtensions: boolean;
   requestedAttributes: RequestedAttribute[];
   /** Methods excluded by the Cl@ve IdP-selector attributes present in the request. */
   excludedMethods: MethodId[];

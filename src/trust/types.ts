@@ -23,7 +23,18 @@ export interface SpPolicy {
   signatureAlgorithm: SignatureAlgorithmUri;
   /** Let this SP sign its requests with RSA-SHA1 (off unless an operator opts in). */
   allowSha1: boolean;
+  /**
+   * Response profile. `eidas`: eIDAS-typed attribute values (`xsi:type="eidas-natural:…"`) and
+   * OneTimeUse, as eIDAS stacks expect. `saml`: plain values and no OneTimeUse, which generic
+   * SAML stacks (pysaml2, python3-saml, ruby-saml, Shibboleth SP, AD FS) require. `auto`
+   * (default): `eidas` for a request that carries eIDAS extensions, `saml` otherwise.
+   */
+  profile: ResponseProfile;
+  /** Put OneTimeUse in the assertion's Conditions; unset = what the profile says (eidas: yes, saml: no). */
+  oneTimeUse?: boolean;
 }
+
+export type ResponseProfile = 'auto' | 'eidas' | 'saml';
 
 /** A trusted SP as the hot path needs it: metadata parsed once, keys as KeyObjects. */
 export interface ServiceProvider {

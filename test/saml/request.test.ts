@@ -130,6 +130,7 @@ describe('accepted requests', () => {
       nameIdFormat: 'persistent',
       allowCreate: true,
       requestedLoa: { comparison: 'minimum', classRefs: [LOA.substantial] },
+      eidasExtensions: false,
       requestedAttributes: [],
       excludedMethods: [],
       relayState: 'state 1',
@@ -206,6 +207,7 @@ describe('accepted requests', () => {
       forceAuthn: true,
       isPassive: false,
       spType: 'public',
+      eidasExtensions: true,
       nameIdFormat: 'persistent',
       requestedLoa: { comparison: 'minimum', classRefs: [LOA.low] },
       excludedMethods: ['permanente', 'eidas', 'movil'],
@@ -266,6 +268,8 @@ describe('accepted requests', () => {
     const gender = 'http://eidas.europa.eu/attributes/naturalperson/Gender';
     const r = accepted(await receiveAuthnRequest(post({ requestedAttributes: [{ name: gender, isRequired: false }] }), options()));
     expect(r.request.requestedAttributes).toEqual([{ name: gender, isRequired: false, values: [] }]);
+    // eidas:RequestedAttributes alone (no SPType) marks an eIDAS SP too.
+    expect(r.request.eidasExtensions).toBe(true);
   });
 
   it('foreign-namespace extensions are ignored', async () => {
@@ -273,6 +277,7 @@ describe('accepted requests', () => {
       await receiveAuthnRequest(post({ spType: 'private', extensionsXml: '<x:Hint xmlns:x="urn:example:ext"><x:Deep a="1">v</x:Deep></x:Hint>' }), options()),
     );
     expect(r.request.spType).toBe('private');
+    expect(r.request.eidasExtensions).toBe(true);
   });
 
   it('Conditions and Scoping are accepted in schema order', async () => {

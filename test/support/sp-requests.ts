@@ -345,6 +345,7 @@ export const TEST_POLICY: SpPolicy = {
   signAssertion: true,
   signatureAlgorithm: SIG_ALG.rsaSha256,
   allowSha1: false,
+  profile: 'auto',
 };
 
 export function postAcs(location: string, index = 0, isDefault = false): AcsEndpoint {

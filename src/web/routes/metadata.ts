@@ -34,7 +34,7 @@ export function metadataRouter(deps: MetadataDeps): Router {
           loas: deps.supportedLoas.map((l) => LOA[l]),
           nameIdFormats: [NAMEID_FORMAT.persistent, NAMEID_FORMAT.transient, NAMEID_FORMAT.unspecified],
         },
-        { key: deps.keys.signing, algorithm: deps.algorithm },
+        { key: deps.keys.metadataSigning, algorithm: deps.algorithm },
       );
       cached = { xml, builtAt: t };
     }
