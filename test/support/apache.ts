@@ -94,6 +94,7 @@ export async function startApache(site: ApacheSite, opts: ApacheOptions): Promis
   mkdirSync(path.join(site.dir, 'run'), { recursive: true });
   mkdirSync(path.join(site.dir, 'cgi'), { recursive: true });
   mkdirSync(path.join(site.dir, 'htdocs'), { recursive: true });
+  writeFileSync(path.join(site.dir, 'htdocs', 'ready.txt'), 'ready\n');
   copyFileSync(path.join(TEMPLATES, 'apache/env.cgi'), path.join(site.dir, 'cgi/env.cgi'));
   chmodSync(path.join(site.dir, 'cgi/env.cgi'), 0o755);
   const conf = fillTemplate(readFileSync(path.join(TEMPLATES, 'apache/httpd.conf'), 'utf8'), {
@@ -133,8 +134,9 @@ export async function startApache(site: ApacheSite, opts: ApacheOptions): Promis
   await waitUntilReady(
     daemon,
     async () => {
-      const res = await fetch(`${site.baseUrl}/`, { redirect: 'manual', signal: AbortSignal.timeout(2000) });
+      const res = await fetch(`${site.baseUrl}/ready.txt`, { redirect: 'manual', signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`GET /ready.txt answered ${res.status}`);
       return true;
     },
     () => logs(),

@@ -72,7 +72,7 @@ export interface ProcessBroker {
  * knows its file name.
  */
 export function metadataSigningCertPath(keysDir: string): string {
-  return path.join(keysDir, 'signing.crt');
+  return path.join(keysDir, 'metadata-signing.crt');
 }
 
 /** A TCP port that was free a moment ago (the OS picks it). */

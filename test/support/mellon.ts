@@ -20,18 +20,25 @@ export interface MellonSp {
   entityId: string;
   /** http://127.0.0.1:<port>/<name> */
   baseUrl: string;
+  /** The protected page. */
+  pageUrl: string;
   dir: string;
   metadataXml: string;
   encrypt: boolean;
   loa: Loa;
+  /** The certificate lasso checks Pasarela's metadata signature against. */
+  idpSigningCert: string;
 }
 
 function b64(certPem: string): string {
   return certPem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
 }
 
-/** Keys (one RSA key signs requests and, when `encrypt`, decrypts assertions: lasso takes one) and metadata. */
-export function mellonSp(site: ApacheSite, name: string, opts: { encrypt: boolean; loa: Loa }): MellonSp {
+/**
+ * Keys and metadata of one SP. One RSA key signs the requests and, when `encrypt`, decrypts
+ * the assertions (mellon hands lasso a single private key).
+ */
+export function mellonSp(site: ApacheSite, name: string, opts: { encrypt: boolean; loa: Loa; idpSigningCert?: string }): MellonSp {
   const dir = path.join(site.dir, name);
   mkdirSync(dir, { recursive: true });
   const keys = makeSelfSignedRsa(`mellon SP ${name}`, { days: 30 });
@@ -46,7 +53,17 @@ export function mellonSp(site: ApacheSite, name: string, opts: { encrypt: boolea
     ENCRYPT: opts.encrypt,
   });
   writeFileSync(path.join(dir, 'sp-metadata.xml'), metadataXml);
-  return { name, entityId, baseUrl, dir, metadataXml, encrypt: opts.encrypt, loa: opts.loa };
+  return {
+    name,
+    entityId,
+    baseUrl,
+    pageUrl: `${baseUrl}/env`,
+    dir,
+    metadataXml,
+    encrypt: opts.encrypt,
+    loa: opts.loa,
+    idpSigningCert: opts.idpSigningCert ?? path.join(site.dir, 'idp-metadata-signing.crt'),
+  };
 }
 
 /** The Apache configuration of these SPs (one filled mellon-sp.conf each). */
@@ -56,7 +73,14 @@ export function mellonSiteConfig(site: ApacheSite, sps: MellonSp[]): string {
     .map((sp) => {
       // The requested level and every higher one: mellon refuses any ClassRef not listed.
       const refs = LOAS.slice(LOAS.indexOf(sp.loa)).map((l) => `    MellonAuthnContextClassRef http://eidas.europa.eu/LoA/${l}`);
-      return fillTemplate(template, { NAME: sp.name, DIR: site.dir, SP: sp.dir, SECURE_COOKIE: 'Off', CLASS_REFS: refs.join('\n') });
+      return fillTemplate(template, {
+        NAME: sp.name,
+        DIR: site.dir,
+        SP: sp.dir,
+        SECURE_COOKIE: 'Off',
+        IDP_SIGNING_CERT: sp.idpSigningCert,
+        CLASS_REFS: refs.join('\n'),
+      });
     })
     .join('\n');
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { makeSelfSignedRsa } from '../../src/pki/self-signed';
@@ -143,5 +143,14 @@ export async function startShibd(sp: ShibSp): Promise<Shibd> {
     () => logs(),
     30_000,
   );
+  // shibd starts even when a provider failed (e.g. the metadata signature did not verify):
+  // that is a start failure here, not a 500 later.
+  const crit = (existsSync(sp.shibdLog) ? readFileSync(sp.shibdLog, 'utf8') : '')
+    .split('\n')
+    .filter((l) => / (CRIT|FATAL) /.test(l));
+  if (crit.length > 0) {
+    await daemon.stop();
+    throw new Error(`shibd started with errors:\n${crit.join('\n')}\n${logs()}`);
+  }
   return { daemon, log: logs, stop: () => daemon.stop() };
 }

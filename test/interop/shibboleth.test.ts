@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import { apacheSite, removeSite, SHIB_MODULE, startApache, type Apache, type ApacheSite } from '../support/apache';
+import { fetchBrokerMetadata, startProcessBroker, type ProcessBroker } from '../support/broker-process';
+import { HttpCitizen } from '../support/http-citizen';
+import { configureShib, shibEnv, shibSiteConfig, shibSp, startShibd, type ShibSp, type Shibd } from '../support/shibboleth';
+import { loginThroughSp, pageJson } from '../support/sp-login';
+
+/**
+ * Shibboleth SP 3.4 (Debian shibd + libapache2-mod-shib) with the SHIPPED security policy
+ * (/etc/shibboleth/security-policy.xml, untouched), configured with nothing but the broker's
+ * /metadata (signature checked against the metadata-signing certificate) and an attribute map
+ * for the eIDAS / Cl@ve names (docs/recipes/shibboleth.md). shibd and Apache are the test's
+ * own processes. Two applications (plain; encrypted assertions), each at LoA low and
+ * substantial.
+ *
+ * This is the stack that answered HTTP 500 after a successful login while the broker put
+ * OneTimeUse in every assertion (shibd.log: "OneTimeUse condition not successfully validated
+ * by policy"): the login must end on the protected page, with shibd having created a session.
+ */
+
+const PERSISTENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
+const loaUri = (l: string): string => `http://eidas.europa.eu/LoA/${l}`;
+
+describe('Shibboleth SP (shibd + mod_shib, shipped security policy) against the broker process', () => {
+  let site: ApacheSite;
+  let sp: ShibSp;
+  let broker: ProcessBroker | undefined;
+  let shibd: Shibd | undefined;
+  let apache: Apache | undefined;
+  const logs = (): string => [apache?.errorLog(40) ?? '', shibd?.log(60) ?? ''].join('\n');
+
+  beforeAll(async () => {
+    site = await apacheSite('shib');
+    sp = await shibSp(site);
+    broker = await startProcessBroker({
+      sps: sp.apps.map((a) => ({ name: `shibboleth-${a.id}`, metadataXml: a.metadataXml, policy: a.encrypt ? { encryptAssertion: true } : undefined })),
+    });
+    configureShib(sp, {
+      entityId: broker.entityId,
+      metadataXml: await fetchBrokerMetadata(broker),
+      metadataSigningCertPem: readFileSync(broker.metadataSigningCertPath, 'utf8'),
+    });
+    shibd = await startShibd(sp);
+    apache = await startApache(site, { modules: [SHIB_MODULE], site: shibSiteConfig(sp), env: shibEnv(sp, 'native'), extraLogs: [sp.nativeLog, sp.shibdLog] });
+  }, 60_000);
+
+  afterAll(async () => {
+    await apache?.stop();
+    await shibd?.stop();
+    await broker?.stop();
+    if (site) removeSite(site);
+  });
+
+  test.each([
+    ['default', '/plain', 'low'],
+    ['default', '/plain', 'substantial'],
+    ['enc', '/enc', 'low'],
+    ['enc', '/enc', 'substantial'],
+  ] as const)('application %s (%s) at %s: signed Redirect AuthnRequest, login, no HTTP 500, shibd accepts the assertion', async (appId, prefix, loa) => {
+    const app = sp.apps.find((a) => a.id === appId)!;
+    const pageUrl = `${site.baseUrl}${prefix}/${loa}/env`;
+    const citizen = new HttpCitizen({ outboxPath: broker!.outboxPath });
+    const shibdLogBefore = readFileSync(sp.shibdLog, 'utf8').length;
+    const login = await loginThroughSp(citizen, pageUrl, broker!.baseUrl, logs);
+
+    expect(login.request.url.pathname).toBe('/saml/sso');
+    expect(login.request.sigAlg).toBe('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256');
+    expect(login.request.signature).toBeTruthy();
+    expect(login.request.xml).toContain(`>${app.entityId}</saml:Issuer>`);
+    expect(login.request.xml).toContain(`Format="${PERSISTENT}"`);
+    expect(login.request.xml).toContain(`>${loaUri(loa)}</saml:AuthnContextClassRef>`);
+    expect(login.posted.xml.includes('EncryptedAssertion')).toBe(app.encrypt);
+
+    // mod_shib's ACS answered with the redirect to the page (a rejected assertion is a 500 page).
+    expect(login.acs.status).toBe(302);
+    expect(login.acs.location).toBe(pageUrl);
+
+    // mod_shib's variables as a CGI script sees them (Apache turns '-' into '_').
+    const env = pageJson(login);
+    expect(env.AUTH_TYPE).toBe('shibboleth');
+    expect(env.Shib_Application_ID).toBe(app.id);
+    expect(env.Shib_Identity_Provider).toBe(broker!.entityId);
+    expect(env.Shib_AuthnContext_Class).toBe(loaUri(loa));
+    expect(env.PersonIdentifier).toBe('ES/ES/12345678Z');
+    expect(env.FirstName).toBe('María');
+    expect(env.FamilyName).toBe('García López');
+    expect(env.SelectedIdP).toBe('SEGSOC');
+    // REMOTE_USER is the persistent NameID (IdP!SP!value), not the DNI.
+    expect(env.REMOTE_USER).toBe(env.persistent_id);
+    const [idp, spName, nameId] = env.REMOTE_USER!.split('!');
+    expect(idp).toBe(broker!.entityId);
+    expect(spName).toBe(app.entityId);
+    expect(nameId).toMatch(/^[A-Za-z0-9_-]{20,}$/);
+    expect(env.REMOTE_USER).not.toContain('12345678');
+
+    // shibd itself: a new session for this login, no assertion problem.
+    const shibdLog = readFileSync(sp.shibdLog, 'utf8').slice(shibdLogBefore);
+    expect(shibdLog).not.toContain('error processing incoming assertion');
+    expect(shibdLog).toContain(`new session created: ID (${env.Shib_Session_ID})`);
+  });
+});
