@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { apacheSite, removeSite, SHIB_MODULE, startApache, type Apache, type ApacheSite } from '../support/apache';
 import { fetchBrokerMetadata, startProcessBroker, type ProcessBroker } from '../support/broker-process';
 import { HttpCitizen } from '../support/http-citizen';
-import { configureShib, shibEnv, shibSiteConfig, shibSp, startShibd, type ShibSp, type Shibd } from '../support/shibboleth';
+import { configureShib, debianConffileStatus, shibEnv, shibSiteConfig, shibSp, startShibd, type ShibSp, type Shibd } from '../support/shibboleth';
 import { loginThroughSp, pageJson } from '../support/sp-login';
 
 /**
@@ -11,7 +11,7 @@ import { loginThroughSp, pageJson } from '../support/sp-login';
  * /metadata (signature checked against the metadata-signing certificate) and an attribute map
  * for the eIDAS / Cl@ve names (docs/recipes/shibboleth.md). shibd and Apache are the test's
  * own processes. Two applications (plain; encrypted assertions), each at LoA low and
- * substantial.
+ * substantial, and a third registered with the broker policy profile "eidas".
  *
  * This is the stack that answered HTTP 500 after a successful login while the broker put
  * OneTimeUse in every assertion (shibd.log: "OneTimeUse condition not successfully validated
@@ -31,10 +31,8 @@ describe('Shibboleth SP (shibd + mod_shib, shipped security policy) against the 
 
   beforeAll(async () => {
     site = await apacheSite('shib');
-    sp = await shibSp(site);
-    broker = await startProcessBroker({
-      sps: sp.apps.map((a) => ({ name: `shibboleth-${a.id}`, metadataXml: a.metadataXml, policy: a.encrypt ? { encryptAssertion: true } : undefined })),
-    });
+    sp = await shibSp(site, { eidasApp: true });
+    broker = await startProcessBroker({ sps: sp.apps.map((a) => ({ name: `shibboleth-${a.id}`, metadataXml: a.metadataXml, policy: a.policy })) });
     configureShib(sp, {
       entityId: broker.entityId,
       metadataXml: await fetchBrokerMetadata(broker),
@@ -49,6 +47,15 @@ describe('Shibboleth SP (shibd + mod_shib, shipped security policy) against the 
     await shibd?.stop();
     await broker?.stop();
     if (site) removeSite(site);
+  });
+
+  test('the security policy shibd runs with is the one Debian ships, unchanged', () => {
+    const policy = '/etc/shibboleth/security-policy.xml';
+    const status = debianConffileStatus(policy, 'shibboleth-sp-common');
+    expect(status.shipped).toMatch(/^[0-9a-f]{32}$/);
+    expect(status.actual).toBe(status.shipped);
+    expect(readFileSync(`${sp.dir}/shibboleth2.xml`, 'utf8')).toContain(`<SecurityPolicyProvider type="XML" validate="true" path="${policy}"/>`);
+    expect(readFileSync(sp.shibdLog, 'utf8')).toContain(`loaded XML resource (${policy})`);
   });
 
   test.each([
@@ -97,5 +104,19 @@ describe('Shibboleth SP (shibd + mod_shib, shipped security policy) against the 
     const shibdLog = readFileSync(sp.shibdLog, 'utf8').slice(shibdLogBefore);
     expect(shibdLog).not.toContain('error processing incoming assertion');
     expect(shibdLog).toContain(`new session created: ID (${env.Shib_Session_ID})`);
+  });
+
+  test('an SP registered with profile "eidas" gets OneTimeUse, and the shipped policy refuses it (HTTP 500): why the broker no longer sends it to generic SPs', async () => {
+    const citizen = new HttpCitizen({ outboxPath: broker!.outboxPath });
+    const shibdLogBefore = readFileSync(sp.shibdLog, 'utf8').length;
+    const refused = await loginThroughSp(citizen, `${site.baseUrl}/eidas/low/env`, broker!.baseUrl, () => '').then(
+      () => 'accepted',
+      (err: Error) => err.message,
+    );
+    expect(refused).toMatch(/^the SP did not accept the Response at its ACS: 500 .*\/eidas\/Shibboleth\.sso\/SAML2\/POST/);
+    expect(refused).toContain('OneTimeUse condition not successfully validated by policy.');
+    const shibdLog = readFileSync(sp.shibdLog, 'utf8').slice(shibdLogBefore);
+    expect(shibdLog).toMatch(/WARN Shibboleth\.SSO\.SAML2 \[\d+\] \[eidas\]: error processing incoming assertion: OneTimeUse condition not successfully validated by policy\./);
+    expect(shibdLog).not.toContain('new session created');
   });
 });

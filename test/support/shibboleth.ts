@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
@@ -19,12 +20,14 @@ import { fillTemplate, freePort, startDaemon, tail, waitUntilReady, type Daemon 
 export const SHIBD_BIN = process.env.SHIBD_BIN ?? '/usr/sbin/shibd';
 
 export interface ShibApp {
-  id: 'default' | 'enc';
+  id: 'default' | 'enc' | 'eidas';
   /** URL path prefix: /plain or /enc */
   prefix: string;
   entityId: string;
   metadataXml: string;
   encrypt: boolean;
+  /** The broker policy this app is registered with. */
+  policy?: Record<string, unknown>;
 }
 
 export interface ShibSp {
@@ -44,21 +47,27 @@ function template(name: string): string {
   return readFileSync(path.join(TEMPLATES, 'shibboleth', name), 'utf8');
 }
 
-/** Keys and the two applications' SP metadata (what goes into the broker's metadata dir). */
-export async function shibSp(site: ApacheSite): Promise<ShibSp> {
+/**
+ * Keys and the applications' SP metadata (what goes into the broker's metadata dir): default
+ * (/plain) and enc (/enc), and with `eidasApp` a third, registered with the broker policy
+ * `profile: "eidas"` (OneTimeUse), to show what the shipped security policy refuses.
+ */
+export async function shibSp(site: ApacheSite, opts: { eidasApp?: boolean } = {}): Promise<ShibSp> {
   const dir = path.join(site.dir, 'shib');
   mkdirSync(dir, { recursive: true });
   const keys = makeSelfSignedRsa('shibboleth SP', { days: 30 });
   writeFileSync(path.join(dir, 'sp.key'), keys.keyPem, { mode: 0o600 });
   writeFileSync(path.join(dir, 'sp.crt'), keys.certPem);
-  const apps: ShibApp[] = [
+  const specs: Array<Pick<ShibApp, 'id' | 'prefix' | 'encrypt' | 'policy'>> = [
     { id: 'default', prefix: '/plain', encrypt: false },
-    { id: 'enc', prefix: '/enc', encrypt: true },
-  ].map((a) => {
+    { id: 'enc', prefix: '/enc', encrypt: true, policy: { encryptAssertion: true } },
+  ];
+  if (opts.eidasApp) specs.push({ id: 'eidas', prefix: '/eidas', encrypt: false, policy: { profile: 'eidas' } });
+  const apps: ShibApp[] = specs.map((a) => {
     const baseUrl = `${site.baseUrl}${a.prefix}`;
     const entityId = `${baseUrl}/shibboleth`;
     const metadataXml = fillTemplate(template('shib-sp-metadata.xml'), { ENTITY_ID: entityId, BASE_URL: baseUrl, CERT: b64(keys.certPem), ENCRYPT: a.encrypt });
-    return { id: a.id as ShibApp['id'], prefix: a.prefix, entityId, metadataXml, encrypt: a.encrypt };
+    return { ...a, entityId, metadataXml };
   });
   return { dir, site, shibdPort: await freePort(), apps, shibdLog: path.join(dir, 'shibd.log'), nativeLog: path.join(dir, 'native.log') };
 }
@@ -78,6 +87,7 @@ export function configureShib(sp: ShibSp, idp: IdpInfo): void {
     IDP_ENTITY_ID: idp.entityId,
     SHIBD_PORT: String(sp.shibdPort),
     SHIBD_LOG_LEVEL: process.env.SHIBD_LOG_LEVEL ?? 'INFO',
+    EIDAS_APP: sp.apps.some((a) => a.id === 'eidas'),
   };
   writeFileSync(path.join(sp.dir, 'shibboleth2.xml'), fillTemplate(template('shibboleth2.xml'), vars));
   writeFileSync(path.join(sp.dir, 'attribute-map.xml'), template('attribute-map.xml'));
@@ -89,7 +99,7 @@ export function configureShib(sp: ShibSp, idp: IdpInfo): void {
 
 /** The Apache part (ShibConfig, handlers, one Location per app and LoA). */
 export function shibSiteConfig(sp: ShibSp): string {
-  return fillTemplate(template('shib-site.conf'), { SHIB: sp.dir, DIR: sp.site.dir });
+  return fillTemplate(template('shib-site.conf'), { SHIB: sp.dir, DIR: sp.site.dir, EIDAS_APP: sp.apps.some((a) => a.id === 'eidas') });
 }
 
 /** Environment for both shibd and Apache: config and logging from the SP's dir, nothing from /etc/shibboleth but the shipped policy files. */
@@ -101,6 +111,20 @@ export function shibEnv(sp: ShibSp, process: 'shibd' | 'native'): NodeJS.Process
     SHIBSP_CACHEDIR: sp.dir,
     SHIBSP_LOGDIR: sp.dir,
   };
+}
+
+/**
+ * Whether a Debian conffile is byte for byte what its package shipped (the MD5 dpkg recorded),
+ * e.g. /etc/shibboleth/security-policy.xml from shibboleth-sp-common.
+ */
+export function debianConffileStatus(file: string, pkg: string): { shipped: string | undefined; actual: string } {
+  const out = execFileSync('dpkg-query', ['-W', '-f=${Conffiles}\\n', pkg], { encoding: 'utf8' });
+  const shipped = out
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .find(([f]) => f === file)?.[1];
+  const actual = createHash('md5').update(readFileSync(file)).digest('hex');
+  return { shipped, actual };
 }
 
 export interface Shibd {
