@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { apacheSite, removeSite, SHIB_MODULE, startApache, type Apache, type ApacheSite } from '../support/apache';
-import { fetchBrokerMetadata, startProcessBroker, type ProcessBroker } from '../support/broker-process';
+import { startProcessBroker, type ProcessBroker } from '../support/broker-process';
 import { HttpCitizen } from '../support/http-citizen';
 import { configureShib, debianConffileStatus, shibEnv, shibSiteConfig, shibSp, startShibd, type ShibSp, type Shibd } from '../support/shibboleth';
 import { loginThroughSp, pageJson } from '../support/sp-login';
@@ -10,7 +10,7 @@ import { loginThroughSp, pageJson } from '../support/sp-login';
  * (/etc/shibboleth/security-policy.xml, untouched), configured with nothing but the broker's
  * /metadata (signature checked against the metadata-signing certificate) and an attribute map
  * for the eIDAS / Cl@ve names (docs/recipes/shibboleth.md). shibd and Apache are the test's
- * own processes. Two applications (plain; encrypted assertions), each at LoA low and
+ * own processes; shibd fetches /metadata itself. Two applications (plain; encrypted assertions), each at LoA low and
  * substantial, and a third registered with the broker policy profile "eidas".
  *
  * This is the stack that answered HTTP 500 after a successful login while the broker put
@@ -35,7 +35,7 @@ describe('Shibboleth SP (shibd + mod_shib, shipped security policy) against the 
     broker = await startProcessBroker({ sps: sp.apps.map((a) => ({ name: `shibboleth-${a.id}`, metadataXml: a.metadataXml, policy: a.policy })) });
     configureShib(sp, {
       entityId: broker.entityId,
-      metadataXml: await fetchBrokerMetadata(broker),
+      metadataUrl: broker.metadataUrl,
       metadataSigningCertPem: readFileSync(broker.metadataSigningCertPath, 'utf8'),
     });
     shibd = await startShibd(sp);
@@ -49,13 +49,16 @@ describe('Shibboleth SP (shibd + mod_shib, shipped security policy) against the 
     if (site) removeSite(site);
   });
 
-  test('the security policy shibd runs with is the one Debian ships, unchanged', () => {
+  test('shibd runs with the security policy Debian ships, unchanged, and the signed /metadata it fetched', () => {
     const policy = '/etc/shibboleth/security-policy.xml';
     const status = debianConffileStatus(policy, 'shibboleth-sp-common');
     expect(status.shipped).toMatch(/^[0-9a-f]{32}$/);
     expect(status.actual).toBe(status.shipped);
     expect(readFileSync(`${sp.dir}/shibboleth2.xml`, 'utf8')).toContain(`<SecurityPolicyProvider type="XML" validate="true" path="${policy}"/>`);
-    expect(readFileSync(sp.shibdLog, 'utf8')).toContain(`loaded XML resource (${policy})`);
+    const log = readFileSync(sp.shibdLog, 'utf8');
+    expect(log).toContain(`loaded XML resource (${policy})`);
+    expect(log).toContain(`loaded XML resource (${broker!.metadataUrl})`);
+    expect(log).toContain('applying metadata filter (Signature)');
   });
 
   test.each([
@@ -104,6 +107,15 @@ describe('Shibboleth SP (shibd + mod_shib, shipped security policy) against the 
     const shibdLog = readFileSync(sp.shibdLog, 'utf8').slice(shibdLogBefore);
     expect(shibdLog).not.toContain('error processing incoming assertion');
     expect(shibdLog).toContain(`new session created: ID (${env.Shib_Session_ID})`);
+  });
+
+  test('a session at low does not open the substantial page (Require authnContextClassRef)', async () => {
+    const citizen = new HttpCitizen({ outboxPath: broker!.outboxPath });
+    const login = await loginThroughSp(citizen, `${site.baseUrl}/plain/low/env`, broker!.baseUrl, logs);
+    expect(pageJson(login).Shib_AuthnContext_Class).toBe(loaUri('low'));
+    const higher = await citizen.get(`${site.baseUrl}/plain/substantial/env`);
+    expect(higher.status).toBe(401);
+    expect(higher.text).not.toContain('ES/ES/12345678Z');
   });
 
   test('an SP registered with profile "eidas" gets OneTimeUse, and the shipped policy refuses it (HTTP 500): why the broker no longer sends it to generic SPs', async () => {

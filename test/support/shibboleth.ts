@@ -74,17 +74,19 @@ export async function shibSp(site: ApacheSite, opts: { eidasApp?: boolean } = {}
 
 export interface IdpInfo {
   entityId: string;
-  metadataXml: string;
+  /** shibd fetches it from here (and keeps a backing copy in the SP's dir). */
+  metadataUrl: string;
   /** PEM of the certificate that signs /metadata. */
   metadataSigningCertPem: string;
 }
 
-/** shibboleth2.xml, attribute-map.xml, loggers and Pasarela's metadata into the SP's dir. */
+/** shibboleth2.xml, attribute-map.xml, loggers and the metadata-signing certificate into the SP's dir. */
 export function configureShib(sp: ShibSp, idp: IdpInfo): void {
   const vars = {
     SHIB: sp.dir,
     BASE_URL: sp.site.baseUrl,
     IDP_ENTITY_ID: idp.entityId,
+    IDP_METADATA_URL: idp.metadataUrl,
     SHIBD_PORT: String(sp.shibdPort),
     SHIBD_LOG_LEVEL: process.env.SHIBD_LOG_LEVEL ?? 'INFO',
     EIDAS_APP: sp.apps.some((a) => a.id === 'eidas'),
@@ -93,7 +95,6 @@ export function configureShib(sp: ShibSp, idp: IdpInfo): void {
   writeFileSync(path.join(sp.dir, 'attribute-map.xml'), template('attribute-map.xml'));
   writeFileSync(path.join(sp.dir, 'shibd.logger'), fillTemplate(template('shibd.logger'), vars));
   writeFileSync(path.join(sp.dir, 'native.logger'), fillTemplate(template('native.logger'), vars));
-  writeFileSync(path.join(sp.dir, 'idp-metadata.xml'), idp.metadataXml);
   writeFileSync(path.join(sp.dir, 'idp-metadata-signing.crt'), idp.metadataSigningCertPem);
 }
 
