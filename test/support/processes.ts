@@ -6,8 +6,30 @@ import { createServer } from 'node:net';
  * Foreground daemons for the interop tests (Apache httpd, shibd, `php -S`): each one in its own
  * process group (so its workers and CGI children go with it), its stdout/stderr in a log file,
  * stopped by group with SIGTERM then SIGKILL. Every group still alive when the jest worker
- * exits is killed too, so a failed test leaves nothing behind.
+ * exits is killed too; and since a worker killed by a signal runs no exit handler, each daemon
+ * runs under a small sh watchdog that kills its group when our end of its stdin pipe closes
+ * (that is, when this process is gone, however it went). A failed or interrupted run leaves
+ * nothing behind.
  */
+
+/**
+ * sh -c WATCHDOG sh <command> <args...>: runs the command with stdin from /dev/null, waits for
+ * it and exits with its status; a background reader on the original stdin kills the whole
+ * process group at EOF. TERM/INT are caught (not ignored, which the command would inherit) so
+ * that stop()'s SIGTERM to the group reaches the command while sh waits for it to finish.
+ */
+const WATCHDOG = [
+  'exec 3<&0',
+  'trap : TERM INT',
+  '"$@" </dev/null &',
+  'child=$!',
+  '( read _ <&3; kill -KILL 0 ) &',
+  'watcher=$!',
+  'exec 3<&-',
+  'while :; do wait "$child"; code=$?; kill -0 "$child" 2>/dev/null || break; done',
+  'kill "$watcher" 2>/dev/null',
+  'exit "$code"',
+].join('\n');
 
 export interface DaemonOptions {
   /** Name used in error messages ("apache", "shibd", ...). */
@@ -55,11 +77,12 @@ function installExitHook(): void {
 export function startDaemon(opts: DaemonOptions): Daemon {
   installExitHook();
   const out: WriteStream = createWriteStream(opts.logFile, { flags: 'a' });
-  const child: ChildProcess = spawn(opts.command, opts.args, {
+  const child: ChildProcess = spawn('/bin/sh', ['-c', WATCHDOG, 'sh', opts.command, ...opts.args], {
     cwd: opts.cwd,
     env: opts.env ?? process.env,
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // stdin: the watchdog's lifeline, never written to, closed only by our death.
+    stdio: ['pipe', 'pipe', 'pipe'],
     uid: opts.uid,
     gid: opts.gid,
   });
@@ -74,6 +97,7 @@ export function startDaemon(opts: DaemonOptions): Daemon {
     });
     child.on('exit', (code, signal) => {
       done = true;
+      child.stdin?.destroy();
       if (child.pid) live.delete(child.pid);
       resolve(signal ? `signal ${signal}` : `exit code ${code}`);
     });
