@@ -58,6 +58,7 @@ export const SHIB_MODULE: [string, string] = ['mod_shib', 'mod_shib.so'];
 
 /** A temp dir and a free port for a site; nothing runs yet. */
 export async function apacheSite(name: string): Promise<ApacheSite> {
+  requireBinary(APACHE_BIN, 'apache2');
   const dir = mkdtempSync(path.join(tmpdir(), `pasarela-httpd-${name}-`));
   chmodSync(dir, 0o755);
   const port = await freePort();

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { makeSelfSignedRsa } from '../../src/pki/self-signed';
-import { TEMPLATES, type ApacheSite } from './apache';
+import { requireBinary, TEMPLATES, type ApacheSite } from './apache';
 import { fillTemplate } from './processes';
 
 /**
@@ -39,6 +39,7 @@ function b64(certPem: string): string {
  * the assertions (mellon hands lasso a single private key).
  */
 export function mellonSp(site: ApacheSite, name: string, opts: { encrypt: boolean; loa: Loa; idpSigningCert?: string }): MellonSp {
+  requireBinary('/usr/lib/apache2/modules/mod_auth_mellon.so', 'libapache2-mod-auth-mellon');
   const dir = path.join(site.dir, name);
   mkdirSync(dir, { recursive: true });
   const keys = makeSelfSignedRsa(`mellon SP ${name}`, { days: 30 });

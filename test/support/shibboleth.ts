@@ -53,6 +53,8 @@ function template(name: string): string {
  * `profile: "eidas"` (OneTimeUse), to show what the shipped security policy refuses.
  */
 export async function shibSp(site: ApacheSite, opts: { eidasApp?: boolean } = {}): Promise<ShibSp> {
+  requireBinary(SHIBD_BIN, 'shibboleth-sp-utils');
+  requireBinary('/usr/lib/apache2/modules/mod_shib.so', 'libapache2-mod-shib');
   const dir = path.join(site.dir, 'shib');
   mkdirSync(dir, { recursive: true });
   const keys = makeSelfSignedRsa('shibboleth SP', { days: 30 });

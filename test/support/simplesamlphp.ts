@@ -49,6 +49,8 @@ function writeAuthsources(site: SspSite, idpEntityId: string): void {
 }
 
 export async function sspSite(): Promise<SspSite> {
+  requireBinary(PHP_BIN, 'php-cli');
+  requireBinary(path.join(SSP_ROOT, 'lib', '_autoload.php'), 'simplesamlphp');
   const dir = mkdtempSync(path.join(tmpdir(), 'pasarela-ssp-'));
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -97,6 +99,9 @@ function sspEnv(site: SspSite): NodeJS.ProcessEnv {
 export async function startSsp(site: SspSite): Promise<SspServer> {
   requireBinary(PHP_BIN, 'php-cli');
   requireBinary(path.join(SSP_ROOT, 'lib', '_autoload.php'), 'simplesamlphp');
+  // SimpleSAMLphp needs DOM (Debian's simplesamlphp package does not pull it in).
+  const ext = await runPhp(['-r', 'echo extension_loaded("dom") && extension_loaded("openssl") ? "ok" : "missing";'], sspEnv(site));
+  if (ext.stdout.trim() !== 'ok') throw new Error(`${PHP_BIN} lacks the dom extension: install the Debian package php-xml (${ext.stdout}${ext.stderr})`);
   const out = path.join(site.dir, 'php-server.log');
   const logs = (lines = 60): string => [`--- ${site.logFile}`, tail(site.logFile, lines), `--- php -S`, tail(out, 30)].join('\n');
   const daemon = startDaemon({
@@ -124,7 +129,9 @@ export async function startSsp(site: SspSite): Promise<SspServer> {
 export async function sspSpMetadata(site: SspSite, authsource: SspAuthsource): Promise<string> {
   const res = await fetch(site.entityId(authsource));
   const xml = await res.text();
-  if (res.status !== 200 || !xml.includes('EntityDescriptor')) throw new Error(`SimpleSAMLphp's SP metadata for ${authsource}: ${res.status} ${xml.slice(0, 500)}`);
+  if (res.status !== 200 || !/^(<\?xml[^>]*\?>\s*)?<(md:)?EntityDescriptor\b/.test(xml.trimStart())) {
+    throw new Error(`SimpleSAMLphp's SP metadata for ${authsource} is not metadata: ${res.status} ${xml.slice(0, 500)}\n${tail(site.logFile, 30)}`);
+  }
   return xml;
 }
 
