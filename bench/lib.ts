@@ -88,16 +88,16 @@ export function lastCodeFor(outbox: string, phone: string): string {
   throw new Error(`no code for ${phone} in the outbox`);
 }
 
-export async function startBrokerProcess(opts: { port: number; env: Record<string, string>; nodeArgs?: string[] }): Promise<ChildProcess> {
+export async function startBrokerProcess(opts: { port: number; operatorPort: number; env: Record<string, string>; nodeArgs?: string[] }): Promise<ChildProcess> {
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), path.join(ROOT, 'dist/main.js')], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(opts.port), HOST: '127.0.0.1', ...opts.env },
+    env: { ...process.env, PORT: String(opts.port), HOST: '127.0.0.1', OPERATOR_PORT: String(opts.operatorPort), ...opts.env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const base = `http://127.0.0.1:${opts.port}`;
+  const ready = `http://127.0.0.1:${opts.operatorPort}/readyz`;
   for (let i = 0; ; i++) {
     try {
-      if ((await fetch(`${base}/health`)).ok) return child;
+      if ((await fetch(ready)).ok) return child;
     } catch {
       /* not up yet */
     }

@@ -87,6 +87,8 @@ async function main(): Promise<void> {
       // Many logins of the same few citizens within the hour: lift the send limits, not the code rules.
       notify: { outboxPath: outbox, rate: { perPhonePerHour: 1_000_000, perCitizenPerHour: 1_000_000 } },
       certificate: { port: certPort, publicUrl: `https://localhost:${certPort}` },
+      // Every bench login comes from 127.0.0.1 for one SP: lift the per-address and per-SP transaction limits.
+      saml: { transactionLimits: { perAddress: { max: 1_000_000, windowSeconds: 60 }, perSp: { max: 1_000_000, windowSeconds: 60 } } },
     }),
   );
   const sqlitePath = path.join(home, 'pasarela.sqlite');
@@ -109,6 +111,7 @@ async function main(): Promise<void> {
   try {
     child = await startBrokerProcess({
       port,
+      operatorPort: await freePort(),
       nodeArgs: process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [],
       env: {
         BASE_URL: base,

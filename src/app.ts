@@ -3,7 +3,6 @@ import cookieParser from 'cookie-parser';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
-import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Services } from './services';
 import { createCsrf, pageSetup } from './web/context';
 import { createKit } from './web/kit';
@@ -12,6 +11,17 @@ import { loginRouter } from './web/routes/login';
 import { metadataRouter } from './web/routes/metadata';
 import { samlRouter } from './web/routes/saml';
 import { STYLESHEET } from './web/views';
+
+function withoutQuery(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : `${url.slice(0, q)}?[query omitted]`;
+}
+
+/** A bounded label set: a few fixed prefixes (their paths carry ids), else the matched route pattern. */
+function routeLabel(route: { path?: string } | undefined, path: string): string {
+  for (const p of ['/login/', '/account/', '/demo', '/static/', '/dev-pki/']) if (path.startsWith(p)) return `${p}*`;
+  return typeof route?.path === 'string' ? route.path : 'other';
+}
 
 /** Builds the express app from services that are already built (no globals), as node-oidc-provider does. */
 export function createApp(s: Services): Express {
@@ -27,14 +37,32 @@ export function createApp(s: Services): Express {
         res.setHeader('X-Request-Id', id);
         return id;
       },
-      // Query strings carry SAML messages: log the path only.
-      serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }) },
+      // Query strings carry SAML messages (a redirect's Location holds a whole SAMLRequest): paths only, no headers.
+      serializers: {
+        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: withoutQuery(req.url) }),
+        res: (res: { statusCode: number; headers?: Record<string, unknown> }) => {
+          const location = res.headers?.location;
+          return { statusCode: res.statusCode, ...(typeof location === 'string' ? { location: withoutQuery(location) } : {}) };
+        },
+      },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      autoLogging: { ignore: (req) => req.url === '/health' },
     }),
   );
+  app.use((req, res, next) => {
+    const end = s.metrics.httpRequests.startTimer({ method: req.method });
+    res.on('finish', () => end({ route: routeLabel(req.route as { path?: string } | undefined, req.originalUrl.split('?')[0]!), status: String(res.statusCode) }));
+    next();
+  });
   // CSP is set per page (setCsp): the auto-POST page must allow the ACS origin as form-action.
-  app.use(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }));
+  // X-Frame-Options DENY agrees with CSP frame-ancestors 'none'; HSTS only where we serve https.
+  app.use(
+    helmet({
+      contentSecurityPolicy: false,
+      crossOriginEmbedderPolicy: false,
+      frameguard: { action: 'deny' },
+      strictTransportSecurity: config.secureCookies ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+    }),
+  );
   app.use(cookieParser());
   const web = { secureCookies: config.secureCookies, csrfSecret: s.secrets.csrf };
   app.use(pageSetup(web));
@@ -42,23 +70,6 @@ export function createApp(s: Services): Express {
   app.get('/static/pasarela.css', (_req, res) => {
     res.setHeader('Cache-Control', 'public, max-age=86400');
     res.type('css').send(STYLESHEET);
-  });
-
-  const metrics = new Registry();
-  collectDefaultMetrics({ register: metrics, prefix: 'pasarela_' });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.contentType).send(await metrics.metrics());
-  });
-
-  app.get('/health', async (_req, res) => {
-    const [store, db] = await Promise.all([
-      s.store.ping().catch(() => false),
-      s.ds.query('SELECT 1').then(
-        () => true,
-        () => false,
-      ),
-    ]);
-    res.status(store && db ? 200 : 503).json({ status: store && db ? 'ok' : 'degraded', store, db, sps: s.trust.list().length });
   });
 
   app.use(
@@ -128,6 +139,12 @@ export function createApp(s: Services): Express {
     if (e.type === 'entity.too.large') return renderError(req, res, 413, 'error.request', { message: 'the message body is too large' });
     if (e.type === 'entity.parse.failed' || e.type === 'parameters.too.many') {
       return renderError(req, res, 400, 'error.request', { message: 'the form body could not be read' });
+    }
+    if (e.code === 'ERR_STORE_FULL') {
+      req.log.error({ event: 'store.full', err: e.message }, 'in-memory store full: write refused');
+      if (res.headersSent) return;
+      res.setHeader('Retry-After', '60');
+      return renderError(req, res, 503, 'error.busy');
     }
     req.log.error({ err }, 'unhandled error');
     if (res.headersSent) return;

@@ -2,7 +2,9 @@ import 'reflect-metadata';
 import { createServer } from 'node:http';
 import path from 'node:path';
 import { certificateHostUrl, startCertificateHost, type CertificateHost } from './authn/certificate';
+import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
+import { createOperatorApp } from './operator/app';
 import { loadConfig } from './config';
 import { ConfigError } from './errors';
 import { createLogger } from './log';
@@ -29,6 +31,13 @@ async function main(): Promise<void> {
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const operator = createServer(createOperatorApp(services));
+  await new Promise<void>((resolve, reject) => {
+    operator.once('error', reject);
+    operator.listen(config.operator.port, config.operator.host, resolve);
+  });
+  const op = operator.address() as AddressInfo;
+  const operatorUrl = `http://${op.family === 'IPv6' ? `[${op.address}]` : op.address}:${op.port}`;
 
   let certificateHost: CertificateHost | undefined;
   if (config.methods.enabled.includes('certificate')) {
@@ -50,6 +59,7 @@ async function main(): Promise<void> {
     `  Pasarela is listening on ${config.baseUrl}  (entityID ${config.entityId})`,
     `  Metadata:  ${config.baseUrl}/metadata`,
   ];
+  lines.push(`  Metrics:   ${operatorUrl}/metrics`, `  Ready:     ${operatorUrl}/readyz  (alive: ${operatorUrl}/healthz)`);
   if (certificateHost) {
     lines.push(`  Certificate host (DNIe / certificates): ${certificateHostUrl(services.certificate)}  (listening on ${certificateHost.url})`);
   }
@@ -70,6 +80,7 @@ async function main(): Promise<void> {
 
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down');
+    operator.close();
     server.close(() => {
       void (certificateHost?.close() ?? Promise.resolve())
         .then(() => services.close())

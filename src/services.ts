@@ -15,6 +15,7 @@ import { loadKeys, loadSecrets, type BrokerKeys, type Secrets } from './config/k
 import { createDataSource } from './db/data-source';
 import { createDemoSp, type DemoSp } from './demo';
 import { createNotifier, type Notifier } from './notify';
+import { createMetrics, type Metrics } from './metrics';
 import type { MethodId } from './saml/types';
 import { createStore } from './store';
 import type { KeyValueStore } from './store/types';
@@ -38,6 +39,7 @@ export interface Services {
   certificate: CertificateSettings;
   devPki?: DevPki;
   demo?: DemoSp;
+  metrics: Metrics;
   now: () => Date;
   close(): Promise<void>;
 }
@@ -74,7 +76,7 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
   const secrets = loadSecrets(config, log);
   // Before any store or database is opened: a refused driver (outbox in production) stops the start.
   const notifier = createNotifier(config, now);
-  const store = options.store ?? (await createStore({ redisUrl: config.store.redisUrl, keyPrefix: config.store.keyPrefix }));
+  const store = options.store ?? (await createStore({ redisUrl: config.store.redisUrl, keyPrefix: config.store.keyPrefix, memoryMaxBytes: config.store.memoryMaxBytes }));
   const ds =
     options.ds ??
     (await createDataSource({ url: config.database.url, sqlitePath: path.resolve(config.root, config.database.sqlitePath) }));
@@ -119,6 +121,8 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
       loaPolicy: config.loaPolicy,
       assertionLifetimeSeconds: config.saml.assertionLifetimeSeconds,
       transactionTtlSeconds: config.saml.transactionTtlSeconds,
+      pendingTransactionTtlSeconds: config.saml.pendingTransactionTtlSeconds,
+      transactionLimits: config.saml.transactionLimits,
       sessionTtlSeconds: config.session.ttlSeconds,
     },
     keys,
@@ -144,6 +148,7 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
     certificate,
     devPki,
     demo,
+    metrics: createMetrics(),
     now,
     async close() {
       await store.close();

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AuthnResult } from '../authn/types';
 import type { BrokerKeys, Secrets } from '../config/keys';
+import { PasarelaError } from '../errors';
 import { SIG_ALG, STATUS } from '../saml/constants';
 import { buildErrorResponse, buildResponse } from '../saml/response';
 import type { AcsEndpoint, AuthnRequest, MethodId, SigningOptions } from '../saml/types';
@@ -20,7 +22,14 @@ export interface PostBack {
 
 export type StartDecision =
   | { kind: 'respond'; post: PostBack; outcome: 'sso' | 'error'; code: string }
-  | { kind: 'interact'; txn: LoginTransaction };
+  | { kind: 'interact'; txn: LoginTransaction }
+  /** Too many new logins from this client address or for this SP: come back later. */
+  | { kind: 'refuse'; reason: 'address' | 'sp'; retryAfterSeconds: number };
+
+export interface RateLimit {
+  max: number;
+  windowSeconds: number;
+}
 
 export interface BrokerOptions {
   entityId: string;
@@ -28,6 +37,10 @@ export interface BrokerOptions {
   loaPolicy: LoaPolicy;
   assertionLifetimeSeconds: number;
   transactionTtlSeconds: number;
+  /** Life of a transaction until the citizen picks a method. */
+  pendingTransactionTtlSeconds?: number;
+  /** New transactions per client address and per SP (counted in the store, so across nodes). */
+  transactionLimits?: { perAddress: RateLimit; perSp: RateLimit };
   sessionTtlSeconds: number;
 }
 
@@ -58,7 +71,11 @@ export class Broker {
 
   constructor(private readonly deps: BrokerDeps) {
     this.now = deps.now ?? (() => new Date());
-    this.transactions = new TransactionStore(deps.store, deps.options.transactionTtlSeconds * 1000);
+    this.transactions = new TransactionStore(
+      deps.store,
+      deps.options.transactionTtlSeconds * 1000,
+      (deps.options.pendingTransactionTtlSeconds ?? deps.options.transactionTtlSeconds) * 1000,
+    );
     this.sessions = new SessionStore(deps.store, deps.options.sessionTtlSeconds * 1000);
   }
 
@@ -67,7 +84,7 @@ export class Broker {
   }
 
   /** A verified AuthnRequest arrives: reuse the SSO session, answer NoPassive/NoAuthnContext, or start an interaction. */
-  async start(request: AuthnRequest, sp: ServiceProvider, sessionId: string | undefined): Promise<StartDecision> {
+  async start(request: AuthnRequest, sp: ServiceProvider, sessionId: string | undefined, clientAddress?: string): Promise<StartDecision> {
     const options = this.optionsFor(request, sp);
     if (!options.some((o) => o.enabled)) {
       return this.respondError(request, sp, {
@@ -90,8 +107,29 @@ export class Broker {
           : 'IsPassive was requested and there is no single sign-on session',
       });
     }
+    const refused = await this.overTransactionLimits(sp.entityId, clientAddress);
+    if (refused) return refused;
     const txn = await this.transactions.create(request, this.now());
     return { kind: 'interact', txn };
+  }
+
+  /** Count one new transaction for the address and the SP; the refusal when either is over its limit. */
+  private async overTransactionLimits(spEntityId: string, clientAddress: string | undefined): Promise<Extract<StartDecision, { kind: 'refuse' }> | null> {
+    const limits = this.deps.options.transactionLimits;
+    if (!limits) return null;
+    const counters: Array<['address' | 'sp', string, RateLimit]> = [['sp', spEntityId, limits.perSp]];
+    if (clientAddress) counters.unshift(['address', clientAddress, limits.perAddress]);
+    for (const [reason, who, limit] of counters) {
+      const window = Math.floor(this.now().getTime() / (limit.windowSeconds * 1000));
+      const key = `txnrate:${reason}:${createHash('sha256').update(who).digest('base64url').slice(0, 22)}:${window}`;
+      const n = await this.deps.store.increment(key, limit.windowSeconds * 1000);
+      if (n > limit.max) {
+        if (n === limit.max + 1) this.deps.log.warn({ event: 'saml.transactions.limited', reason, sp: spEntityId, max: limit.max }, 'too many new login transactions');
+        const retryAfterSeconds = Math.max(1, Math.ceil(((window + 1) * limit.windowSeconds * 1000 - this.now().getTime()) / 1000));
+        return { kind: 'refuse', reason, retryAfterSeconds };
+      }
+    }
+    return null;
   }
 
   /** The chooser's view of a transaction: every configured method, enabled or with the reason it is not. */
@@ -195,28 +233,40 @@ export class Broker {
     const now = this.now();
     const format = request.nameIdFormat;
     const profile = responseProfile(sp.policy, request);
-    const xml = await buildResponse(
-      {
-        issuer: this.deps.options.entityId,
-        destination: request.acs.location,
-        inResponseTo: request.id,
-        audience: sp.entityId,
-        now,
-        assertionLifetimeSeconds: this.deps.options.assertionLifetimeSeconds,
-        nameId: {
-          format,
-          value: format === 'transient' ? transientId() : pairwiseId(this.deps.secrets.pairwise, sp.entityId, session.subject.dni),
-          nameQualifier: format === 'persistent' ? this.deps.options.entityId : undefined,
-          spNameQualifier: format === 'persistent' ? sp.entityId : undefined,
+    let xml: string;
+    try {
+      xml = await buildResponse(
+        {
+          issuer: this.deps.options.entityId,
+          destination: request.acs.location,
+          inResponseTo: request.id,
+          audience: sp.entityId,
+          now,
+          assertionLifetimeSeconds: this.deps.options.assertionLifetimeSeconds,
+          nameId: {
+            format,
+            value: format === 'transient' ? transientId() : pairwiseId(this.deps.secrets.pairwise, sp.entityId, session.subject.dni),
+            nameQualifier: format === 'persistent' ? this.deps.options.entityId : undefined,
+            spNameQualifier: format === 'persistent' ? sp.entityId : undefined,
+          },
+          authnInstant: new Date(session.authnInstant),
+          sessionIndex: session.sessionIndex,
+          achievedLoa: classRef,
+          attributes: profile.typedAttributes ? attributes : attributes.map(({ eidasType: _typed, ...plain }) => plain),
+          oneTimeUse: profile.oneTimeUse,
         },
-        authnInstant: new Date(session.authnInstant),
-        sessionIndex: session.sessionIndex,
-        achievedLoa: classRef,
-        attributes: profile.typedAttributes ? attributes : attributes.map(({ eidasType: _typed, ...plain }) => plain),
-        oneTimeUse: profile.oneTimeUse,
-      },
-      this.signingFor(sp, true),
-    );
+        this.signingFor(sp, true),
+      );
+    } catch (err) {
+      // A value the response cannot carry (it should have been refused at intake): the SP gets an
+      // error it can act on, never a 500 after the citizen has already logged in.
+      if (!(err instanceof PasarelaError)) throw err;
+      const d = await this.respondError(request, sp, {
+        status: STATUS.responder,
+        message: `The response could not be built: ${err.message}`,
+      });
+      return d.post;
+    }
     return postBack(request.acs, xml, request.relayState);
   }
 

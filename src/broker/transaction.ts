@@ -21,10 +21,23 @@ export function newId(bytes = 24): string {
 }
 
 export class TransactionStore {
+  /**
+   * @param ttlMs life of a login from its start.
+   * @param pendingTtlMs life until the citizen picks a method (never longer than `ttlMs`):
+   *   requests that nobody follows up (floods through an SP that allows unsigned requests)
+   *   leave the store quickly.
+   */
   constructor(
     private readonly store: KeyValueStore,
     private readonly ttlMs: number,
+    private readonly pendingTtlMs: number = ttlMs,
   ) {}
+
+  /** Milliseconds left for `txn` at `now`: the short pending life until a method is picked, then the full one. */
+  private remaining(txn: Pick<LoginTransaction, 'createdAt' | 'method'>, now: Date): number {
+    const life = txn.method ? this.ttlMs : Math.min(this.pendingTtlMs, this.ttlMs);
+    return Date.parse(txn.createdAt) + life - now.getTime();
+  }
 
   private key(id: string): string {
     return `txn:${id}`;
@@ -37,7 +50,7 @@ export class TransactionStore {
       spEntityId: request.issuer,
       request: { ...request, issueInstant: request.issueInstant.toISOString() },
     };
-    await this.store.set(this.key(txn.id), JSON.stringify(txn), this.ttlMs);
+    await this.store.set(this.key(txn.id), JSON.stringify(txn), this.remaining(txn, now));
     return txn;
   }
 
@@ -47,9 +60,9 @@ export class TransactionStore {
     return raw ? (JSON.parse(raw) as LoginTransaction) : null;
   }
 
-  /** Save method progress; the TTL restarts from the original creation so a login cannot be stretched forever. */
+  /** Save method progress; the TTL counts from the original creation so a login cannot be stretched forever. */
   async save(txn: LoginTransaction, now: Date): Promise<void> {
-    const remaining = Date.parse(txn.createdAt) + this.ttlMs - now.getTime();
+    const remaining = this.remaining(txn, now);
     if (remaining <= 0) return;
     await this.store.set(this.key(txn.id), JSON.stringify(txn), remaining);
   }

@@ -53,6 +53,10 @@ function fromEnv(env: NodeJS.ProcessEnv): Json {
   };
   if (env.PORT !== undefined) set('port', env.PORT);
   if (env.HOST) set('host', env.HOST);
+  if (env.OPERATOR_PORT !== undefined) set('operator.port', env.OPERATOR_PORT);
+  if (env.OPERATOR_HOST) set('operator.host', env.OPERATOR_HOST);
+  if (env.CERTIFICATE_PORT !== undefined) set('certificate.port', env.CERTIFICATE_PORT);
+  if (env.CERTIFICATE_PUBLIC_URL) set('certificate.publicUrl', env.CERTIFICATE_PUBLIC_URL.replace(/\/+$/, ''));
   if (env.BASE_URL) set('baseUrl', env.BASE_URL.replace(/\/+$/, ''));
   if (env.ENTITY_ID) set('entityId', env.ENTITY_ID);
   if (env.DATABASE_URL) set('database.url', env.DATABASE_URL);

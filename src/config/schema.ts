@@ -39,12 +39,24 @@ export const configSchema = z
     env: z.enum(['development', 'production', 'test']),
     host: z.string().min(1),
     port: z.coerce.number().int().min(0).max(65535),
+    /** The operator listener: /healthz, /readyz, /metrics (later the admin API). Never the citizen port. */
+    operator: z
+      .object({ host: z.string().min(1).default('127.0.0.1'), port: z.coerce.number().int().min(0).max(65535).default(9090) })
+      .strict()
+      .prefault({}),
     /** Public base URL, e.g. https://pasarela.example.gob.es — every endpoint URL derives from it. */
     baseUrl: z.url({ protocol: /^https?$/ }).optional(),
     /** Our SAML entityID (defaults to `${baseUrl}/metadata`). */
     entityId: z.string().min(1).optional(),
     database: z.object({ url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL').optional(), sqlitePath: z.string().min(1) }).strict(),
-    store: z.object({ redisUrl: z.string().regex(/^rediss?:\/\//, 'a redis:// URL').optional(), keyPrefix: z.string() }).strict(),
+    store: z
+      .object({
+        redisUrl: z.string().regex(/^rediss?:\/\//, 'a redis:// URL').optional(),
+        keyPrefix: z.string(),
+        /** In-memory store only: refuse writes beyond this many bytes (keys + values), so a flood cannot exhaust the process. */
+        memoryMaxBytes: z.number().int().min(1024 * 1024).default(256 * 1024 * 1024),
+      })
+      .strict(),
     keys: z
       .object({
         dir: z.string().min(1),
@@ -68,6 +80,16 @@ export const configSchema = z
         maxRequestAgeSeconds: z.number().int().min(30).max(3600),
         assertionLifetimeSeconds: z.number().int().min(30).max(3600),
         transactionTtlSeconds: z.number().int().min(60).max(86400),
+        /** Life of a login transaction until the citizen picks a method (then it gets transactionTtlSeconds from its start). */
+        pendingTransactionTtlSeconds: z.number().int().min(30).max(86400).default(600),
+        /** New login transactions per client address and per SP (fixed windows in the store, shared by every node). */
+        transactionLimits: z
+          .object({
+            perAddress: z.object({ max: z.number().int().min(1), windowSeconds: z.number().int().min(1).max(86400) }).strict(),
+            perSp: z.object({ max: z.number().int().min(1), windowSeconds: z.number().int().min(1).max(86400) }).strict(),
+          })
+          .strict()
+          .prefault({ perAddress: { max: 300, windowSeconds: 60 }, perSp: { max: 5000, windowSeconds: 60 } }),
         metadataValidityHours: z.number().int().min(1).max(24 * 30),
         supportedLoas: z.array(loaLevel).min(1),
       })

@@ -91,29 +91,7 @@ export function decodeRedirect(rawQuery: string, limits: BindingLimits = {}): De
   }
 
   const deflated = decodeBase64(percentDecode(raw.SAMLRequest, 'SAMLRequest', false), 'SAMLRequest', 'ERR_SAMLREQUEST_BASE64');
-  let inflated: Buffer;
-  try {
-    inflated = inflateRawSync(deflated, { maxOutputLength: maxXml });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
-      throw new PasarelaError(
-        'ERR_REDIRECT_INFLATE_TOO_LARGE',
-        `HTTP-Redirect SAMLRequest inflates to more than ${maxXml} bytes; refused.`,
-      );
-    }
-    const hint =
-      deflated[0] === 0x78
-        ? ' It starts with a zlib header (0x78): use raw DEFLATE (RFC 1951) without the zlib wrapper.'
-        : deflated[0] === 0x3c
-          ? ' It looks like uncompressed XML: the Redirect binding requires DEFLATE before base64.'
-          : '';
-    throw new PasarelaError(
-      'ERR_REDIRECT_INFLATE',
-      `HTTP-Redirect SAMLRequest is not raw DEFLATE data (SAML bindings §3.4.4.1).${hint}`,
-      { cause: err },
-    );
-  }
+  const inflated = boundedInflate(deflated, maxXml, 'HTTP-Redirect');
   const xml = decodeUtf8(inflated);
 
   const relayState = raw.RelayState === undefined ? undefined : checkRelayState(percentDecode(raw.RelayState, 'RelayState', true));
@@ -139,8 +117,43 @@ export function decodeRedirect(rawQuery: string, limits: BindingLimits = {}): De
 }
 
 /**
+ * DEFLATE (RFC 1951, no zlib wrapper) with the output capped before it is produced: a deflate
+ * bomb stops at `maxXml` bytes (ruby-saml CVE-2025-25293).
+ */
+function boundedInflate(deflated: Buffer, maxXml: number, binding: 'HTTP-Redirect' | 'HTTP-POST'): Buffer {
+  try {
+    return inflateRawSync(deflated, { maxOutputLength: maxXml });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
+      throw new PasarelaError(
+        binding === 'HTTP-Redirect' ? 'ERR_REDIRECT_INFLATE_TOO_LARGE' : 'ERR_POST_INFLATE_TOO_LARGE',
+        `${binding} SAMLRequest inflates to more than ${maxXml} bytes; refused.`,
+      );
+    }
+    if (binding === 'HTTP-POST') {
+      throw new PasarelaError(
+        'ERR_POST_NOT_XML',
+        'HTTP-POST SAMLRequest does not decode to XML. The POST binding carries base64 of the XML itself (raw DEFLATE, as node-saml sends by default, is accepted too).',
+        { cause: err },
+      );
+    }
+    const hint =
+      deflated[0] === 0x78
+        ? ' It starts with a zlib header (0x78): use raw DEFLATE (RFC 1951) without the zlib wrapper.'
+        : deflated[0] === 0x3c
+          ? ' It looks like uncompressed XML: the Redirect binding requires DEFLATE before base64.'
+          : '';
+    throw new PasarelaError('ERR_REDIRECT_INFLATE', `HTTP-Redirect SAMLRequest is not raw DEFLATE data (SAML bindings §3.4.4.1).${hint}`, { cause: err });
+  }
+}
+
+/**
  * Decode an HTTP-POST AuthnRequest from the parsed form fields. Cl@ve 2 SPs post plain base64
- * of the XML (never DEFLATE), which is what SAML bindings §3.5.4 prescribes.
+ * of the XML, which is what SAML bindings §3.5.4 prescribes. node-saml deflates by default
+ * (`skipRequestCompression: false`); rather than fail every such SP on its first try, a body
+ * that is not XML goes through the same bounded inflate as the Redirect binding. The enveloped
+ * signature covers the XML, so the compression changes nothing that is verified.
  */
 export function decodePost(form: { SAMLRequest?: unknown; RelayState?: unknown }, limits: BindingLimits = {}): DecodedPost {
   const maxB64 = limits.maxPostBase64Length ?? DEFAULT_LIMITS.maxPostBase64Length;
@@ -174,13 +187,11 @@ export function decodePost(form: { SAMLRequest?: unknown; RelayState?: unknown }
   if (bytes.length > maxXml) {
     throw new PasarelaError('ERR_POST_TOO_LARGE', `HTTP-POST SAMLRequest decodes to ${bytes.length} bytes; at most ${maxXml} are accepted.`);
   }
-  if (!looksLikeXml(bytes)) {
-    throw new PasarelaError(
-      'ERR_POST_NOT_XML',
-      'HTTP-POST SAMLRequest does not decode to XML. The POST binding carries base64 of the XML itself, not DEFLATE-compressed data (that is the Redirect binding).',
-    );
+  const xmlBytes = looksLikeXml(bytes) ? bytes : boundedInflate(bytes, maxXml, 'HTTP-POST');
+  if (!looksLikeXml(xmlBytes)) {
+    throw new PasarelaError('ERR_POST_NOT_XML', 'HTTP-POST SAMLRequest does not decode to XML (base64 of the AuthnRequest XML, optionally raw DEFLATE-compressed first).');
   }
-  const xml = decodeUtf8(bytes);
+  const xml = decodeUtf8(xmlBytes);
   const relayState = rawRelay === undefined ? undefined : checkRelayState(rawRelay);
   return { binding: 'post', xml, relayState: relayState === '' ? undefined : relayState };
 }

@@ -13,7 +13,7 @@ import {
 import { newSamlId, samlInstant } from './response';
 import { signCanonical, wireForm } from './sign';
 import type { SigningKey } from './types';
-import { escapeAttr, escapeText } from './xml';
+import { escapeAttr, escapeText, NOT_XML_CHAR } from './xml';
 
 /**
  * Our IdP metadata (`/metadata`), as a signed template in exclusive-c14n form (see sign.ts).
@@ -58,7 +58,6 @@ const DEFAULT_RSA_METHODS: SignatureAlgorithmUri[] = [
 ];
 const DEFAULT_EC_METHODS: SignatureAlgorithmUri[] = [SIG_ALG.ecdsaSha256, SIG_ALG.ecdsaSha384, SIG_ALG.ecdsaSha512];
 
-const NOT_XML_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 function clean(s: string, what: string): string {
   if (typeof s !== 'string' || s === '' || NOT_XML_CHAR.test(s)) {
     throw new PasarelaError('ERR_METADATA_VALUE', `metadata ${what} is empty or contains a character XML cannot carry`);

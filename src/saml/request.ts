@@ -63,6 +63,28 @@ export const SUPPORTED_ATTRIBUTES = RELEASABLE_ATTRIBUTES;
 const DSIG_ENVELOPED = 'http://www.w3.org/2000/09/xmldsig#enveloped-signature';
 const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
 const MAX_ID_LENGTH = 256;
+/**
+ * Caps on the free text a request carries into the login transaction (kept in the store for
+ * its whole life): without them one request parks up to 256 KiB there (issue: 1,000 requests
+ * with a 240 KiB ProviderName held 520 MiB for 30 minutes).
+ */
+export const REQUEST_TEXT_LIMITS = {
+  /** Cl@ve ProviderName is "<sp code>;<application>", e.g. "s0711001h_a04013511;MiApp". */
+  providerName: 256,
+  /** Our trust list stores entityIDs up to 1024 characters. */
+  issuer: 1024,
+  requestedAttributes: 32,
+  attributeName: 256,
+  friendlyName: 128,
+  valuesPerAttribute: 4,
+  attributeValue: 256,
+} as const;
+/** Failure messages echo parts of the request; an error page never carries more than this. */
+const MAX_MESSAGE_LENGTH = 1000;
+
+function tooLong(what: string, max: number, actual: number): PasarelaError {
+  return new PasarelaError('ERR_REQUEST_TOO_LONG', `${what} is ${actual} characters long; at most ${max} are accepted.`);
+}
 
 export async function receiveAuthnRequest(
   msg: InboundAuthnRequestMessage,
@@ -156,7 +178,7 @@ export async function receiveAuthnRequest(
 function toFailure(err: PasarelaError): SamlRequestFailure {
   return {
     code: err.code,
-    message: err.message,
+    message: err.message.length > MAX_MESSAGE_LENGTH ? `${err.message.slice(0, MAX_MESSAGE_LENGTH - 1)}…` : err.message,
     status: err.options.status ?? STATUS.requester,
     ...(err.options.subStatus !== undefined ? { subStatus: err.options.subStatus } : {}),
   };
@@ -226,6 +248,7 @@ function readIssuerForLookup(root: Element): string {
   }
   const issuer = textOf(first).trim();
   if (issuer === '') throw new PasarelaError('ERR_REQUEST_ISSUER_MISSING', 'AuthnRequest saml:Issuer is empty; it must carry the SP entityID.');
+  if (issuer.length > REQUEST_TEXT_LIMITS.issuer) throw tooLong('saml:Issuer', REQUEST_TEXT_LIMITS.issuer, issuer.length);
   return issuer;
 }
 
@@ -676,6 +699,10 @@ function readAuthnRequest(root: Element): ParsedAuthnRequest {
   if (!issueInstant) {
     throw structure('ERR_REQUEST_ISSUE_INSTANT_FORMAT', `IssueInstant "${instant}" is not an xs:dateTime in UTC such as 2025-01-01T10:00:00Z.`);
   }
+  const providerName = a.get('ProviderName');
+  if (providerName !== undefined && providerName.length > REQUEST_TEXT_LIMITS.providerName) {
+    throw tooLong('ProviderName', REQUEST_TEXT_LIMITS.providerName, providerName.length);
+  }
   const acsIndexRaw = a.get('AssertionConsumerServiceIndex');
   const acsIndex = acsIndexRaw === undefined ? undefined : unsignedShort(acsIndexRaw, 'AssertionConsumerServiceIndex');
   const attrConsumingIndex = a.get('AttributeConsumingServiceIndex');
@@ -691,7 +718,7 @@ function readAuthnRequest(root: Element): ParsedAuthnRequest {
     protocolBinding: a.get('ProtocolBinding'),
     acsUrl: a.get('AssertionConsumerServiceURL'),
     acsIndex,
-    providerName: a.get('ProviderName'),
+    providerName,
     eidasExtensions: false,
     attributes: [],
     deferred,
@@ -797,24 +824,39 @@ function readExtensions(el: Element, parsed: ParsedAuthnRequest): void {
 
 function readRequestedAttributes(el: Element, parsed: ParsedAuthnRequest): void {
   const seen = new Set<string>();
-  for (const ra of structuralChildren(el)) {
+  const L = REQUEST_TEXT_LIMITS;
+  const children = structuralChildren(el);
+  if (children.length > L.requestedAttributes) {
+    throw structure('ERR_REQUEST_TOO_LONG', `eidas:RequestedAttributes lists ${children.length} attributes; at most ${L.requestedAttributes} are accepted.`);
+  }
+  for (const ra of children) {
     if (!isElement(ra, NS.eidas, 'RequestedAttribute')) {
       throw structure('ERR_REQUEST_REQUESTED_ATTRIBUTE', `${describe(ra)} is not allowed in eidas:RequestedAttributes; expected eidas:RequestedAttribute.`);
     }
     const a = attributesOf(ra, ['Name', 'FriendlyName', 'NameFormat', 'isRequired']);
     const name = a.get('Name')?.trim();
     if (!name) throw structure('ERR_REQUEST_REQUESTED_ATTRIBUTE', 'eidas:RequestedAttribute has no Name attribute (the attribute URI).');
+    if (name.length > L.attributeName) throw tooLong('eidas:RequestedAttribute Name', L.attributeName, name.length);
     if (seen.has(name)) throw structure('ERR_REQUEST_REQUESTED_ATTRIBUTE', `eidas:RequestedAttribute "${name}" is listed more than once.`);
     seen.add(name);
     const values: string[] = [];
-    for (const v of structuralChildren(ra)) {
+    const valueElements = structuralChildren(ra);
+    if (valueElements.length > L.valuesPerAttribute) {
+      throw structure('ERR_REQUEST_TOO_LONG', `eidas:RequestedAttribute "${name}" carries ${valueElements.length} values; at most ${L.valuesPerAttribute} are accepted.`);
+    }
+    for (const v of valueElements) {
       if (!isElement(v, NS.eidas, 'AttributeValue')) {
         throw structure('ERR_REQUEST_REQUESTED_ATTRIBUTE', `${describe(v)} is not allowed in eidas:RequestedAttribute; expected eidas:AttributeValue.`);
       }
       attributesOf(v, [], { ns: NS.xsi, names: ['type'] });
-      values.push(textOf(v));
+      const value = textOf(v);
+      if (value.length > L.attributeValue) throw tooLong(`A value of eidas:RequestedAttribute "${name}"`, L.attributeValue, value.length);
+      values.push(value);
     }
     const friendlyName = a.get('FriendlyName');
+    if (friendlyName !== undefined && friendlyName.length > L.friendlyName) {
+      throw tooLong(`FriendlyName of eidas:RequestedAttribute "${name}"`, L.friendlyName, friendlyName.length);
+    }
     parsed.attributes.push({
       name,
       ...(friendlyName !== undefined ? { friendlyName } : {}),

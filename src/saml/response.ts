@@ -4,7 +4,7 @@ import { ATTRNAME_FORMAT_URI, CM_BEARER, CONSENT_OBTAINED, NAMEID_FORMAT, NS, ST
 import { encryptAssertion } from './encrypt';
 import { signCanonical, wireForm, type SignatureSpec } from './sign';
 import type { AttributeValueOut, ResponseInput, SigningOptions } from './types';
-import { escapeAttr, escapeText } from './xml';
+import { escapeAttr, escapeText, NOT_XML_CHAR } from './xml';
 
 /**
  * SAML Response / Assertion templates in exclusive-c14n form (see sign.ts for the rules),
@@ -28,7 +28,6 @@ const EIDAS_NATURAL_PREFIX = 'eidas-natural';
 const TYPED_VALUE_OPEN = `<saml:AttributeValue xmlns:${EIDAS_NATURAL_PREFIX}="${NS.eidasNatural}" xmlns:xsi="${NS.xsi}" xsi:type="${EIDAS_NATURAL_PREFIX}:`;
 
 // XML 1.0 Char production: anything else cannot be written, escaped or not.
-const NOT_XML_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 const NCNAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 /**
  * Conditions/@NotBefore is this far before IssueInstant, so that an SP whose clock is a little
@@ -206,7 +205,9 @@ export async function buildErrorResponse(input: ErrorResponseInput, signing: Pic
   if (input.subStatus !== undefined) status += `<samlp:StatusCode Value="${attr(input.subStatus, 'status')}"></samlp:StatusCode>`;
   status += '</samlp:StatusCode>';
   if (input.message !== undefined && input.message !== '') {
-    status += `<samlp:StatusMessage>${text(input.message, 'StatusMessage')}</samlp:StatusMessage>`;
+    // Messages quote parts of the request; a character XML cannot carry becomes U+FFFD rather than failing the answer.
+    const message = input.message.replace(new RegExp(NOT_XML_CHAR.source, 'gu'), '\uFFFD');
+    status += `<samlp:StatusMessage>${text(message, 'StatusMessage')}</samlp:StatusMessage>`;
   }
   status += '</samlp:Status>';
   return wireForm(await signCanonical({ id, head, tail: `${status}</samlp:Response>` }, { key: signing.key, algorithm: signing.algorithm }));

@@ -15,6 +15,28 @@ export interface ParseOptions {
 
 const NODE = { ELEMENT: 1, TEXT: 3, CDATA: 4, PI: 7, COMMENT: 8, DOCTYPE: 10 } as const;
 
+/** Anything outside the XML 1.0 Char production (§2.2); a lone surrogate counts as outside. */
+export const NOT_XML_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+
+function isXmlChar(cp: number): boolean {
+  return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+/** Only whitespace, comments and PIs (the declaration; others are refused after parsing) before the root's start tag. */
+// Each alternative matches in exactly one way (a comment cannot contain "--", a PI ends at the first "?>"), so no backtracking blow-up.
+const PROLOG_THEN_ROOT = /^(?:[ \t\r\n]|<!--(?:[^-]|-[^-])*-->|<\?(?:[^?]|\?(?!>))*\?>)*<[^?!]/;
+
+/** The first character reference (`&#…;`, `&#x…;`) naming a character XML cannot carry, if any. */
+function forbiddenCharRef(xml: string): string | undefined {
+  if (!xml.includes('&#')) return undefined;
+  for (const m of xml.matchAll(/&#(x[0-9a-fA-F]+|[0-9]+);/g)) {
+    const digits = m[1]!;
+    const cp = digits.startsWith('x') ? parseInt(digits.slice(1), 16) : parseInt(digits, 10);
+    if (digits.length > 12 || !isXmlChar(cp)) return m[0];
+  }
+  return undefined;
+}
+
 export function parseXml(xml: string, options: ParseOptions = {}): Document {
   const maxBytes = options.maxBytes ?? 256 * 1024;
   if (Buffer.byteLength(xml, 'utf8') > maxBytes) {
@@ -24,10 +46,19 @@ export function parseXml(xml: string, options: ParseOptions = {}): Document {
   if (/<!DOCTYPE/i.test(xml) || /<!ENTITY/i.test(xml)) {
     throw new PasarelaError('ERR_XML_DOCTYPE', 'XML with a DOCTYPE or ENTITY declaration is not accepted');
   }
-  // XML 1.0 forbids these characters, raw or as character references; xmldom lets them through.
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point here
-  if (/[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/.test(xml) || /&#(0*([0-8]|1[12]|1[4-9]|2\d|3[01])|x0*([0-8bBcCeEfF]|1[0-9a-fA-F]));/.test(xml)) {
+  // XML 1.0 §2.2 forbids these characters, raw or as character references; xmldom lets both through.
+  if (NOT_XML_CHAR.test(xml)) {
     throw new PasarelaError('ERR_XML_MALFORMED', 'XML is not well-formed: it contains a character XML 1.0 forbids');
+  }
+  const ref = forbiddenCharRef(xml);
+  if (ref !== undefined) {
+    throw new PasarelaError('ERR_XML_MALFORMED', `XML is not well-formed: the character reference ${ref} names a character XML 1.0 forbids`);
+  }
+  // A byte-order mark is the encoding's signature, not content.
+  if (xml.charCodeAt(0) === 0xfeff) xml = xml.slice(1);
+  // xmldom silently drops text before the root element (and keeps text after it, refused below).
+  if (!PROLOG_THEN_ROOT.test(xml)) {
+    throw new PasarelaError('ERR_XML_MALFORMED', 'XML is not well-formed: text before the root element');
   }
   const problems: string[] = [];
   const record = (msg: string): void => {
@@ -49,6 +80,9 @@ export function parseXml(xml: string, options: ParseOptions = {}): Document {
   let roots = 0;
   for (let n = doc.firstChild; n; n = n.nextSibling) {
     if (n.nodeType === NODE.ELEMENT) roots++;
+    else if ((n.nodeType === NODE.TEXT || n.nodeType === NODE.CDATA) && !/^[ \t\r\n]*$/.test((n as CharacterData).data)) {
+      throw new PasarelaError('ERR_XML_MALFORMED', 'XML is not well-formed: text outside the root element (XML 1.0 §2.1)');
+    }
     else if (n.nodeType === NODE.DOCTYPE) throw new PasarelaError('ERR_XML_DOCTYPE', 'XML with a DOCTYPE is not accepted');
     else if (n.nodeType === NODE.PI && (n as ProcessingInstruction).target.toLowerCase() !== 'xml') {
       throw new PasarelaError('ERR_XML_PI', 'XML processing instructions are not accepted');

@@ -4,7 +4,7 @@ import { MemoryStore } from './memory';
 import { RedisStore } from './redis';
 import type { KeyValueStore } from './types';
 
-export { MemoryStore } from './memory';
+export { MemoryStore, StoreFullError } from './memory';
 export { RedisStore } from './redis';
 export type { KeyValueStore } from './types';
 
@@ -16,6 +16,8 @@ export interface CreateStoreOptions {
   connectTimeoutMs?: number;
   /** Connection errors after start (Redis restarts, failovers); commands fail meanwhile. */
   onError?: (err: Error) => void;
+  /** In-memory store only: the byte cap (see MemoryStore). */
+  memoryMaxBytes?: number;
 }
 
 /** `redis://user:secret@host` -> `redis://user:***@host`, for error messages. */
@@ -31,7 +33,7 @@ export function redactUrl(url: string): string {
 
 /** Redis when a URL is configured, memory otherwise. Resolves only once Redis answers. */
 export async function createStore(opts: CreateStoreOptions): Promise<KeyValueStore> {
-  if (!opts.redisUrl) return new MemoryStore();
+  if (!opts.redisUrl) return new MemoryStore({ maxBytes: opts.memoryMaxBytes });
   const timeoutMs = opts.connectTimeoutMs ?? 5000;
   const client = new Redis(opts.redisUrl, {
     lazyConnect: true,

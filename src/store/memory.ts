@@ -9,7 +9,28 @@ interface Entry {
 export interface MemoryStoreOptions {
   /** How often expired entries are swept (they are also dropped lazily on read). Default 60 s. */
   sweepIntervalMs?: number;
+  /**
+   * Refuse writes that would take the store past this many bytes (UTF-16 code units of keys
+   * and values, times two). Default 256 MiB. Refusal, not eviction: evicting would drop replay
+   * markers and abuse counters, which must fail closed.
+   */
+  maxBytes?: number;
 }
+
+/**
+ * The in-memory store is full: the write was refused and the web layer answers 503. Not a
+ * PasarelaError: it says nothing about the request, so request checks must not turn it into
+ * a SAML error of the request's.
+ */
+export class StoreFullError extends Error {
+  readonly code = 'ERR_STORE_FULL';
+  constructor(maxBytes: number) {
+    super(`the in-memory store is full (${maxBytes} bytes); try again later`);
+    this.name = 'StoreFullError';
+  }
+}
+
+const sizeOf = (key: string, value: string): number => 2 * (key.length + value.length) + 64;
 
 /** Rejects TTLs that Redis would reject too, so both stores behave the same. */
 export function checkTtl(ttlMs: number): number {
@@ -24,21 +45,24 @@ export function checkTtl(ttlMs: number): number {
 export class MemoryStore implements KeyValueStore {
   private readonly entries = new Map<string, Entry>();
   private readonly sweeper: NodeJS.Timeout;
+  private readonly maxBytes: number;
+  private used = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
+    this.maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
     this.sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 60_000);
     // The sweeper must never keep a CLI or a test process alive.
     this.sweeper.unref();
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
-    this.entries.set(key, { value, expiresAt: Date.now() + checkTtl(ttlMs) });
+    this.put(key, value, Date.now() + checkTtl(ttlMs));
   }
 
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
     const expiresAt = Date.now() + checkTtl(ttlMs);
     if (this.live(key)) return false;
-    this.entries.set(key, { value, expiresAt });
+    this.put(key, value, expiresAt);
     return true;
   }
 
@@ -49,25 +73,27 @@ export class MemoryStore implements KeyValueStore {
   async take(key: string): Promise<string | null> {
     const entry = this.live(key);
     if (!entry) return null;
-    this.entries.delete(key);
+    this.remove(key);
     return entry.value;
   }
 
   async delete(key: string): Promise<void> {
-    this.entries.delete(key);
+    this.remove(key);
   }
 
   async increment(key: string, ttlMs: number): Promise<number> {
     const ttl = checkTtl(ttlMs);
     const entry = this.live(key);
     if (!entry) {
-      this.entries.set(key, { value: '1', expiresAt: Date.now() + ttl });
+      this.put(key, '1', Date.now() + ttl);
       return 1;
     }
     const n = Number(entry.value);
     // Same failure as Redis INCR on a non-integer value.
     if (!Number.isSafeInteger(n)) throw new Error(`value of "${key}" is not an integer`);
-    entry.value = String(n + 1); // the expiry of an existing counter is left alone
+    const value = String(n + 1);
+    this.used += 2 * (value.length - entry.value.length);
+    entry.value = value; // the expiry of an existing counter is left alone
     return n + 1;
   }
 
@@ -78,6 +104,12 @@ export class MemoryStore implements KeyValueStore {
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     this.entries.clear();
+    this.used = 0;
+  }
+
+  /** Approximate bytes held (keys and values), as counted against `maxBytes`. */
+  get bytes(): number {
+    return this.used;
   }
 
   /** Number of entries held, expired or not (for tests and metrics). */
@@ -87,14 +119,32 @@ export class MemoryStore implements KeyValueStore {
 
   /** Drop every expired entry now. */
   sweep(now = Date.now()): void {
-    for (const [key, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(key);
+    for (const [key, entry] of this.entries) if (entry.expiresAt <= now) this.remove(key);
+  }
+
+  private put(key: string, value: string, expiresAt: number): void {
+    const old = this.entries.get(key);
+    const delta = sizeOf(key, value) - (old ? sizeOf(key, old.value) : 0);
+    if (delta > 0 && this.used + delta > this.maxBytes) {
+      this.sweep();
+      if (this.used + delta > this.maxBytes) throw new StoreFullError(this.maxBytes);
+    }
+    this.entries.set(key, { value, expiresAt });
+    this.used += delta;
+  }
+
+  private remove(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    this.used -= sizeOf(key, entry.value);
   }
 
   private live(key: string): Entry | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     if (entry.expiresAt <= Date.now()) {
-      this.entries.delete(key);
+      this.remove(key);
       return undefined;
     }
     return entry;

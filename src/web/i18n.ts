@@ -48,6 +48,8 @@ const es = {
   'error.csrf': 'El formulario ha caducado. Vuelva atrás e inténtelo de nuevo.',
   'error.internal': 'Se ha producido un error interno. Inténtelo de nuevo más tarde.',
   'error.notfound': 'La página no existe.',
+  'error.too_many_logins': 'Se han iniciado demasiadas identificaciones desde su red o para este servicio. Espere {minutes} minutos y vuelva a intentarlo desde el servicio.',
+  'error.busy': 'El servicio de identificación está muy ocupado en este momento. Inténtelo de nuevo en unos minutos.',
   'field.required': 'Este campo es obligatorio.',
   // Cl@ve PIN, Permanente SMS code, notification channel and abuse limits (issue 3).
   'registration.basic': 'básico',
@@ -162,6 +164,8 @@ const en: Record<MessageKey, string> = {
   'error.csrf': 'The form has expired. Go back and try again.',
   'error.internal': 'An internal error occurred. Please try again later.',
   'error.notfound': 'The page does not exist.',
+  'error.too_many_logins': 'Too many sign-ins were started from your network or for this service. Wait {minutes} minutes and try again from the service.',
+  'error.busy': 'The sign-in service is very busy right now. Please try again in a few minutes.',
   'field.required': 'This field is required.',
   // Cl@ve PIN, Permanente SMS code, notification channel and abuse limits (issue 3).
   'registration.basic': 'basic',

@@ -1,10 +1,9 @@
-import { createPrivateKey, createPublicKey } from 'node:crypto';
 import request from 'supertest';
 import { responseProfile } from '../../src/broker/broker';
 import { LOA } from '../../src/saml/constants';
 import type { SpPolicy } from '../../src/trust/types';
 import { storagePairs, type StoragePair } from '../support/pairs';
-import { formFields, loginWithPassword, nodeSamlSp, sendRedirectRequest, SP_ACS, SP_ENTITY, spMetadata, startBroker, testSpKeys, type BrokerUnderTest } from '../support/harness';
+import { formFields, loginWithPassword, nodeSamlSp, sendRedirectRequest, SP_ACS, SP_ENTITY, spMetadata, startBroker, testSpSigner, type BrokerUnderTest } from '../support/harness';
 import { postRequest, type SpSigner } from '../support/sp-requests';
 
 /**
@@ -47,8 +46,7 @@ describe('the response profile, end to end', () => {
     pair = storagePairs()[0]!;
     broker = await startBroker({ store: await pair.makeStore(), ds: await pair.makeDataSource() });
     await broker.services.citizens.create(CITIZEN);
-    const { signing } = testSpKeys();
-    signer = { kind: 'rsa', key: createPrivateKey(signing.keyPem), publicKey: createPublicKey(signing.certPem), certPem: signing.certPem };
+    signer = testSpSigner();
   });
   afterAll(() => pair.cleanup());
 

@@ -180,6 +180,21 @@ describeEachPair('SSO end to end', (pair) => {
     });
   });
 
+  test("node-saml's default deflated HTTP-POST request is accepted (no skipRequestCompression needed)", async () => {
+    const postAgent = request.agent(broker.app);
+    const sp = nodeSamlSp(broker, { authnRequestBinding: 'HTTP-POST', entryPoint: broker.config.ssoUrls.post, digestAlgorithm: 'sha256' });
+    const formHtml = await sp.getAuthorizeFormAsync('deflated');
+    const fields: Record<string, string> = {};
+    for (const m of formHtml.matchAll(/name="(SAMLRequest|RelayState)" value="([^"]*)"/g)) fields[m[1]!] = m[2]!;
+    // It really is compressed: the base64 does not decode to XML.
+    expect(Buffer.from(fields.SAMLRequest!, 'base64').toString('latin1')).not.toMatch(/^\s*</);
+    const start = await postAgent.post('/saml/sso').type('form').send(fields);
+    expect(start.status).toBe(303);
+    const done = await loginWithPassword(postAgent, start.headers.location!, CITIZEN.dni, CITIZEN.password);
+    const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: posted(done.text).samlResponse, RelayState: 'deflated' });
+    expect(profile!['http://eidas.europa.eu/attributes/naturalperson/PersonIdentifier']).toBe('ES/ES/12345678Z');
+  });
+
   describe('rejections reach the browser as pages, never as a POST to an unlisted URL', () => {
     test('an ACS URL not in the SP metadata gets an error page and no form', async () => {
       const sp = nodeSamlSp(broker, { callbackUrl: 'https://evil.test/steal' });

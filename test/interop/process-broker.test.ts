@@ -26,6 +26,8 @@ describe('broker process + HTTP citizen', () => {
     expect(existsSync(broker.metadataSigningCertPath)).toBe(true);
     expect(broker.stdout()).toContain(broker.outboxPath);
     expect(path.relative(REPO_ROOT, broker.dir).startsWith('..')).toBe(true);
+    expect(broker.stdout()).toContain(`${broker.operatorUrl}/metrics`);
+    expect((await fetch(`${broker.operatorUrl}/healthz`)).status).toBe(200);
     const md = await fetchBrokerMetadata(broker);
     expect(md).toContain(`entityID="${broker.entityId}"`);
     expect(md).toContain(`Location="${broker.ssoUrl}"`);

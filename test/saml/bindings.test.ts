@@ -161,8 +161,17 @@ describe('decodePost', () => {
     expectError(() => decodePost({ SAMLRequest: `${b64(XML)}!` }), 'ERR_SAMLREQUEST_BASE64', /not valid base64/);
   });
 
-  it('explains that POST is not deflated', () => {
-    expectError(() => decodePost({ SAMLRequest: b64(deflateRawSync(XML)) }), 'ERR_POST_NOT_XML', /not DEFLATE-compressed/);
+  it('accepts a raw-DEFLATE POST body (node-saml default) through the same bounded inflate', () => {
+    expect(decodePost({ SAMLRequest: b64(deflateRawSync(XML)), RelayState: 'r' })).toEqual({ binding: 'post', xml: XML, relayState: 'r' });
+    const bomb = deflateRawSync(Buffer.alloc(8 * 1024 * 1024, 0x20), { level: 9 });
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    expectError(() => decodePost({ SAMLRequest: b64(bomb) }), 'ERR_POST_INFLATE_TOO_LARGE', /inflates to more than 262144 bytes/);
+  });
+
+  it('refuses a body that is neither XML nor raw DEFLATE of XML', () => {
+    expectError(() => decodePost({ SAMLRequest: b64(Buffer.from('not xml at all')) }), 'ERR_POST_NOT_XML', /does not decode to XML/);
+    expectError(() => decodePost({ SAMLRequest: b64(deflateSync(XML)) }), 'ERR_POST_NOT_XML', /does not decode to XML/);
+    expectError(() => decodePost({ SAMLRequest: b64(deflateRawSync('plain text')) }), 'ERR_POST_NOT_XML', /does not decode to XML/);
   });
 
   it('refuses XML that is not UTF-8', () => {

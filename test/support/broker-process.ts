@@ -7,7 +7,7 @@ import path from 'node:path';
 /**
  * The real broker as a child process, started exactly as `npm start` starts it after its build
  * (`node --enable-source-maps dist/main.js`, cwd = the repository root), isolated in a temp dir:
- * its own ports, SQLite file, keys, outbox and SP metadata directory, fixed secrets (so nothing
+ * its own ports (PORT, OPERATOR_PORT, certificate.port), SQLite file, keys, outbox and SP metadata directory, fixed secrets (so nothing
  * is written to the repository's var/), `LOG_LEVEL=warn`. The demo stays on, so the demo
  * citizen (DNI 12345678Z, password Demo-Pasarela-2026, advanced registration) is seeded.
  *
@@ -49,6 +49,9 @@ export interface ProcessBroker {
   port: number;
   /** The certificate host's port (reserved even when the certificate method is off). */
   certificatePort: number;
+  /** The operator listener (/healthz, /readyz, /metrics). */
+  operatorPort: number;
+  operatorUrl: string;
   entityId: string;
   ssoUrl: string;
   metadataUrl: string;
@@ -112,6 +115,8 @@ const SCRUBBED_ENV = [
   'NOTIFY_AUTH_HEADER',
   'DEMO',
   'UV_THREADPOOL_SIZE',
+  'OPERATOR_PORT',
+  'OPERATOR_HOST',
 ];
 
 export async function startProcessBroker(opts: ProcessBrokerOptions = {}): Promise<ProcessBroker> {
@@ -131,9 +136,9 @@ export async function startProcessBroker(opts: ProcessBrokerOptions = {}): Promi
     if (sp.policy) writeFileSync(path.join(metadataDir, `${sp.name}.policy.json`), JSON.stringify(sp.policy, null, 2));
   }
 
-  const port = await freePort();
-  let certificatePort = await freePort();
-  while (certificatePort === port) certificatePort = await freePort();
+  const ports = new Set<number>();
+  while (ports.size < 3) ports.add(await freePort());
+  const [port, certificatePort, operatorPort] = [...ports] as [number, number, number];
   const baseUrl = `http://127.0.0.1:${port}`;
   writeFileSync(
     configPath,
@@ -154,6 +159,7 @@ export async function startProcessBroker(opts: ProcessBrokerOptions = {}): Promi
   for (const k of SCRUBBED_ENV) delete env[k];
   Object.assign(env, {
     PORT: String(port),
+    OPERATOR_PORT: String(operatorPort),
     BASE_URL: baseUrl,
     SQLITE_PATH: sqlitePath,
     KEYS_DIR: keysDir,
@@ -208,6 +214,8 @@ export async function startProcessBroker(opts: ProcessBrokerOptions = {}): Promi
     baseUrl,
     port,
     certificatePort,
+    operatorPort,
+    operatorUrl: `http://127.0.0.1:${operatorPort}`,
     entityId: `${baseUrl}/metadata`,
     ssoUrl: `${baseUrl}/saml/sso`,
     metadataUrl: `${baseUrl}/metadata`,

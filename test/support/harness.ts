@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,6 +15,7 @@ import { makeSelfSignedRsa, pemToB64, type KeyAndCert } from '../../src/pki/self
 import { buildServices, type Services } from '../../src/services';
 import type { KeyValueStore } from '../../src/store/types';
 import type { SpPolicy } from '../../src/trust/types';
+import type { SpSigner } from './sp-requests';
 
 export const BASE_URL = 'http://broker.test';
 export const SP_ENTITY = 'https://sp.test/metadata';
@@ -26,6 +28,12 @@ export function testSpKeys(): { signing: KeyAndCert; encryption: KeyAndCert } {
   spKeys ??= makeSelfSignedRsa('test SP signing');
   spEncKeys ??= makeSelfSignedRsa('test SP encryption');
   return { signing: spKeys, encryption: spEncKeys };
+}
+
+/** The test SP's signing key as an sp-requests signer, to hand-build requests the harness SP trusts. */
+export function testSpSigner(): SpSigner {
+  const { signing } = testSpKeys();
+  return { kind: 'rsa', key: createPrivateKey(signing.keyPem), publicKey: createPublicKey(signing.certPem), certPem: signing.certPem };
 }
 
 export interface BrokerUnderTest {

@@ -48,9 +48,14 @@ export function samlRouter(deps: SamlRouteDeps): Router {
       'AuthnRequest accepted',
     );
     const cookies = (req.cookies ?? {}) as Record<string, string>;
-    const decision = await deps.broker.start(request, sp, cookies[deps.sessionCookieName]);
+    const decision = await deps.broker.start(request, sp, cookies[deps.sessionCookieName], req.ip);
     if (decision.kind === 'respond') {
       renderPost(req, res, decision.post);
+      return;
+    }
+    if (decision.kind === 'refuse') {
+      res.setHeader('Retry-After', String(decision.retryAfterSeconds));
+      renderError(req, res, 429, 'error.too_many_logins', { minutes: String(Math.ceil(decision.retryAfterSeconds / 60)) });
       return;
     }
     res.redirect(303, `/login/${decision.txn.id}`);
