@@ -1,10 +1,11 @@
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { apacheSite, MELLON_MODULE, removeSite, startApache, type Apache, type ApacheSite } from '../support/apache';
+import { apacheSite, filesAvailable, MELLON_MODULE, removeSite, startApache, WEB_STACKS, type Apache, type ApacheSite } from '../support/apache';
 import { fetchBrokerMetadata, startProcessBroker, type ProcessBroker } from '../support/broker-process';
 import { HttpCitizen } from '../support/http-citizen';
 import { mellonSiteConfig, mellonSp, type MellonSp } from '../support/mellon';
 import { loginThroughSp, pageJson } from '../support/sp-login';
+import { describeIfStack } from './driver';
 
 /**
  * mod_auth_mellon 0.18 (Debian libapache2-mod-auth-mellon) in the test's own Apache, against
@@ -17,7 +18,7 @@ import { loginThroughSp, pageJson } from '../support/sp-login';
 const PERSISTENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
 const loaUri = (l: string): string => `http://eidas.europa.eu/LoA/${l}`;
 
-describe('mod_auth_mellon SP (Apache httpd) against the broker process', () => {
+describeIfStack('mod_auth_mellon SP (Apache httpd) against the broker process', filesAvailable(WEB_STACKS.mellon), 'apache2 libapache2-mod-auth-mellon', () => {
   let site: ApacheSite;
   let broker: ProcessBroker | undefined;
   let apache: Apache | undefined;

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { apacheSite, removeSite, SHIB_MODULE, startApache, type Apache, type ApacheSite } from '../support/apache';
+import { apacheSite, filesAvailable, removeSite, SHIB_MODULE, startApache, WEB_STACKS, type Apache, type ApacheSite } from '../support/apache';
 import { startProcessBroker, type ProcessBroker } from '../support/broker-process';
 import { HttpCitizen } from '../support/http-citizen';
 import { configureShib, debianConffileStatus, shibEnv, shibSiteConfig, shibSp, startShibd, type ShibSp, type Shibd } from '../support/shibboleth';
 import { loginThroughSp, pageJson } from '../support/sp-login';
+import { describeIfStack } from './driver';
 
 /**
  * Shibboleth SP 3.4 (Debian shibd + libapache2-mod-shib) with the SHIPPED security policy
@@ -21,7 +22,7 @@ import { loginThroughSp, pageJson } from '../support/sp-login';
 const PERSISTENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
 const loaUri = (l: string): string => `http://eidas.europa.eu/LoA/${l}`;
 
-describe('Shibboleth SP (shibd + mod_shib, shipped security policy) against the broker process', () => {
+describeIfStack('Shibboleth SP (shibd + mod_shib, shipped security policy) against the broker process', filesAvailable(WEB_STACKS.shibboleth), 'apache2 libapache2-mod-shib', () => {
   let site: ApacheSite;
   let sp: ShibSp;
   let broker: ProcessBroker | undefined;

@@ -6,6 +6,7 @@ import {
   configureSspIdp,
   convertIdpMetadata,
   removeSspSite,
+  sspAvailable,
   sspSite,
   sspSpMetadata,
   startSsp,
@@ -13,6 +14,7 @@ import {
   type SspSite,
 } from '../support/simplesamlphp';
 import { loginThroughSp, pageJson } from '../support/sp-login';
+import { describeIfStack } from './driver';
 
 /**
  * SimpleSAMLphp 1.19 (Debian simplesamlphp) as an SP, served by `php -S`, against the broker as
@@ -33,7 +35,7 @@ interface SspPage {
   attributes: Record<string, string[]>;
 }
 
-describe('SimpleSAMLphp SP (php -S) against the broker process', () => {
+describeIfStack('SimpleSAMLphp SP (php -S) against the broker process', sspAvailable(), 'simplesamlphp php-cli php-xml', () => {
   let site: SspSite;
   let ssp: SspServer | undefined;
   let broker: ProcessBroker | undefined;

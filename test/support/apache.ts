@@ -78,6 +78,28 @@ function chownTree(p: string, uid: number, gid: number): void {
   if (statSync(p).isDirectory()) for (const e of readdirSync(p)) chownTree(path.join(p, e), uid, gid);
 }
 
+/** Files a web SP stack needs, with the Debian package of each. */
+export const WEB_STACKS = {
+  mellon: [
+    [APACHE_BIN, 'apache2'],
+    [path.join(APACHE_MODULES, 'mod_auth_mellon.so'), 'libapache2-mod-auth-mellon'],
+    ['/usr/bin/perl', 'perl'],
+  ],
+  shibboleth: [
+    [APACHE_BIN, 'apache2'],
+    [path.join(APACHE_MODULES, 'mod_shib.so'), 'libapache2-mod-shib'],
+    [process.env.SHIBD_BIN ?? '/usr/sbin/shibd', 'shibboleth-sp-utils'],
+    ['/etc/shibboleth/security-policy.xml', 'shibboleth-sp-common'],
+    ['/usr/bin/perl', 'perl'],
+  ],
+} satisfies Record<string, Array<[string, string]>>;
+
+/** For describeIfStack (test/interop/driver.ts): ok, or what is missing. */
+export function filesAvailable(files: Array<[string, string]>): { ok: true } | { ok: false; why: string } {
+  const missing = files.filter(([f]) => !existsSync(f));
+  return missing.length === 0 ? { ok: true } : { ok: false, why: missing.map(([f, pkg]) => `${f} is missing (Debian package ${pkg})`).join('; ') };
+}
+
 /** Fails (never skips) when a binary the interop tests need is not installed. */
 export function requireBinary(file: string, debianPackage: string): void {
   if (!existsSync(file)) {

@@ -1,10 +1,10 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { makeSelfSignedRsa } from '../../src/pki/self-signed';
-import { requireBinary, TEMPLATES } from './apache';
+import { filesAvailable, requireBinary, TEMPLATES } from './apache';
 import { fillTemplate, freePort, startDaemon, tail, waitUntilReady, type Daemon } from './processes';
 
 /**
@@ -46,6 +46,17 @@ function template(name: string): string {
 
 function writeAuthsources(site: SspSite, idpEntityId: string): void {
   writeFileSync(path.join(site.configDir, 'authsources.php'), fillTemplate(template('authsources.php'), { BASE_URL: site.baseUrl, IDP_ENTITY_ID: idpEntityId }));
+}
+
+/** For describeIfStack (test/interop/driver.ts): php, SimpleSAMLphp and PHP's dom extension. */
+export function sspAvailable(): { ok: true } | { ok: false; why: string } {
+  const files = filesAvailable([
+    [PHP_BIN, 'php-cli'],
+    [path.join(SSP_ROOT, 'lib', '_autoload.php'), 'simplesamlphp'],
+  ]);
+  if (!files.ok) return files;
+  const r = spawnSync(PHP_BIN, ['-r', 'exit(extension_loaded("dom") && extension_loaded("openssl") ? 0 : 1);'], { timeout: 30_000 });
+  return r.status === 0 ? { ok: true } : { ok: false, why: `${PHP_BIN} lacks the dom extension (Debian package php-xml)` };
 }
 
 export async function sspSite(): Promise<SspSite> {
