@@ -11,8 +11,9 @@ import { describeIfStack } from './driver';
  * (/etc/shibboleth/security-policy.xml, untouched), configured with nothing but the broker's
  * /metadata (signature checked against the metadata-signing certificate) and an attribute map
  * for the eIDAS / Cl@ve names (docs/recipes/shibboleth.md). shibd and Apache are the test's
- * own processes; shibd fetches /metadata itself. Two applications (plain; encrypted assertions), each at LoA low and
- * substantial, and a third registered with the broker policy profile "eidas".
+ * own processes; shibd fetches /metadata itself. Two applications (plain; encrypted
+ * assertions), each at LoA low and substantial, and a third registered with the broker policy
+ * profile "eidas".
  *
  * This is the stack that answered HTTP 500 after a successful login while the broker put
  * OneTimeUse in every assertion (shibd.log: "OneTimeUse condition not successfully validated
