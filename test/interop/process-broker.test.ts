@@ -23,6 +23,9 @@ describe('broker process + HTTP citizen', () => {
   test('isolated: own port, files in a temp dir, nothing written to the repository var/', async () => {
     expect(broker.stdout()).toContain(`Pasarela is listening on ${broker.baseUrl}`);
     expect(existsSync(broker.sqlitePath)).toBe(true);
+    // Secrets come from the environment, so the development fallback (var/secrets.json) never runs.
+    expect(broker.stdout()).not.toContain('var/secrets.json');
+    expect(broker.stdout()).not.toContain(path.join(REPO_ROOT, 'var'));
     expect(existsSync(broker.metadataSigningCertPath)).toBe(true);
     expect(broker.stdout()).toContain(broker.outboxPath);
     expect(path.relative(REPO_ROOT, broker.dir).startsWith('..')).toBe(true);

@@ -21,4 +21,5 @@ interopSuite({
     otherSp: /UnsolicitedResponse: Unsolicited response: /,
     tampered: /SignatureError: Failed to verify signature/,
   },
+  eidasProfileRefusal: /ValueError: Type and value do not match: PersonIdentifierType:<class 'str'>:ES\/ES\/12345678Z/,
 });

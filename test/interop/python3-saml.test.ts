@@ -22,4 +22,5 @@ interopSuite({
     otherSp: /invalid_response: The InResponseTo of the Response: \S+, does not match the ID of the AuthNRequest sent by the SP/,
     tampered: /invalid_response: Signature validation failed\. SAML Response rejected/,
   },
+  eidasProfileRefusal: /invalid_response: Invalid SAML Response\. Not match the saml-schema-protocol-2\.0\.xsd/,
 });

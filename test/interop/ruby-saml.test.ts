@@ -23,4 +23,5 @@ interopSuite({
     otherSp: /ValidationError: The InResponseTo of the Response: \S+, does not match the ID of the AuthNRequest sent by the SP/,
     tampered: /ValidationError: Invalid Signature on SAML Response/,
   },
+  eidasProfileRefusal: /The QName value '\{http:\/\/eidas\.europa\.eu\/attributes\/naturalperson\}PersonIdentifierType' of the xsi:type attribute does not resolve to a type definition/,
 });

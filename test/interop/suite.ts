@@ -1,4 +1,4 @@
-import { fetchBrokerMetadata, startProcessBroker, type ProcessBroker } from '../support/broker-process';
+import { fetchBrokerMetadata, startProcessBroker, type ProcessBroker, type SpRegistration } from '../support/broker-process';
 import { HttpCitizen, posted as autoPost, type PostedResponse } from '../support/http-citizen';
 import { describeIfStack, makeSpFiles, SpDriver, tempDir, toolAvailable, type IdpSpec, type LoginVariant, type SpLogin, type SpSpec, type SpStack } from './driver';
 
@@ -56,6 +56,11 @@ export interface StackOptions {
   packages?: string;
   /** Request bindings: "redirect", "post", or stack variants starting with either (e.g. "post-deflated"). */
   bindings: string[];
+  /**
+   * What the stack says about eIDAS-typed attribute values, when it refuses them: a third SP
+   * with policy `{"profile": "eidas"}` is then registered and refused (the recipes' table row).
+   */
+  eidasProfileRefusal?: RegExp;
   /** The stack drops the outstanding request when a response for it fails its checks (node-saml). */
   failureSpendsRequest?: boolean;
   /** What the stack says when it refuses (matched against the driver's error). */
@@ -65,7 +70,7 @@ export interface StackOptions {
 export interface StackContext {
   broker: ProcessBroker;
   driver: SpStack;
-  sps: { plain: SpSpec; enc: SpSpec };
+  sps: { plain: SpSpec; enc: SpSpec; eidas?: SpSpec };
   /** A fresh browser (no SSO session). */
   citizen(): HttpCitizen;
   /** SP login request -> citizen -> auto-POST fields (not yet given to the SP). */
@@ -81,25 +86,24 @@ export function interopSuite(opts: StackOptions, extra?: (ctx: () => StackContex
 
     beforeAll(async () => {
       const driver: SpStack = opts.inProcess ? opts.inProcess() : new SpDriver(opts.stack, opts.command!, opts.args ?? []);
-      const spec = (name: 'plain' | 'enc'): SpSpec => ({
+      const spec = (name: 'plain' | 'enc' | 'eidas'): SpSpec => ({
         name: `${opts.stack}-${name}`,
         entityId: `https://${opts.stack}-${name}.sp.test/metadata`,
         acsUrl: `https://${opts.stack}-${name}.sp.test/acs`,
         ...makeSpFiles(tmp.dir, `${opts.stack}-${name}`, name === 'enc'),
       });
-      const sps = { plain: spec('plain'), enc: spec('enc') };
+      const sps = { plain: spec('plain'), enc: spec('enc'), ...(opts.eidasProfileRefusal ? { eidas: spec('eidas') } : {}) };
       let broker: ProcessBroker | undefined;
       try {
         await driver.ping();
-        const [plainMd, encMd] = [await driver.metadata(sps.plain), await driver.metadata(sps.enc)];
-        broker = await startProcessBroker({
-          sps: [
-            { name: sps.plain.name, metadataXml: plainMd.xml },
-            { name: sps.enc.name, metadataXml: encMd.xml, policy: { encryptAssertion: true } },
-          ],
-        });
+        const registrations: SpRegistration[] = [
+          { name: sps.plain.name, metadataXml: (await driver.metadata(sps.plain)).xml },
+          { name: sps.enc.name, metadataXml: (await driver.metadata(sps.enc)).xml, policy: { encryptAssertion: true } },
+        ];
+        if (sps.eidas) registrations.push({ name: sps.eidas.name, metadataXml: (await driver.metadata(sps.eidas)).xml, policy: { profile: 'eidas' } });
+        broker = await startProcessBroker({ sps: registrations });
         const idp: IdpSpec = { metadataUrl: broker.metadataUrl, metadataCertFile: broker.metadataSigningCertPath, entityId: broker.entityId };
-        for (const sp of [sps.plain, sps.enc]) await driver.configure(sp, idp);
+        for (const sp of [sps.plain, sps.enc, ...(sps.eidas ? [sps.eidas] : [])]) await driver.configure(sp, idp);
       } catch (err) {
         await broker?.stop();
         await driver.stop();
@@ -159,6 +163,9 @@ export function interopSuite(opts: StackOptions, extra?: (ctx: () => StackContex
         expect(posted.xml).not.toMatch(/<(\w+:)?Assertion[\s>]/);
       } else {
         expect(posted.xml).not.toContain('EncryptedAssertion');
+        // Plain SAML profile (the request had no eIDAS extensions): untyped values, no OneTimeUse.
+        expect(posted.xml).not.toContain('xsi:type');
+        expect(posted.xml).not.toContain('OneTimeUse');
       }
 
       const login = await driver.acs(sp.name, posted, requestId);
@@ -239,6 +246,16 @@ export function interopSuite(opts: StackOptions, extra?: (ctx: () => StackContex
       expect(posted!.xml).toContain(broker.entityId);
       await expect(driver.acs(sps.plain.name, posted!, requestId)).rejects.toThrow(library!);
     });
+
+    if (opts.eidasProfileRefusal) {
+      test('an SP whose policy forces the eIDAS profile gets eIDAS-typed values, which this stack refuses', async () => {
+        const { sps, driver } = c();
+        const { requestId, posted } = await c().loginAtBroker(sps.eidas!, opts.bindings[0]!, LOA.low, 'rs-eidas');
+        expect(posted.xml).toContain('xsi:type="eidas-natural:PersonIdentifierType"');
+        expect(posted.xml).toContain('OneTimeUse');
+        await expect(driver.acs(sps.eidas!.name, posted, requestId)).rejects.toThrow(opts.eidasProfileRefusal);
+      });
+    }
 
     extra?.(c);
   });

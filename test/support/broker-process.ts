@@ -7,8 +7,9 @@ import path from 'node:path';
 /**
  * The real broker as a child process, started exactly as `npm start` starts it after its build
  * (`node --enable-source-maps dist/main.js`, cwd = the repository root), isolated in a temp dir:
- * its own ports (PORT, OPERATOR_PORT, certificate.port), SQLite file, keys, outbox and SP metadata directory, fixed secrets (so nothing
- * is written to the repository's var/), `LOG_LEVEL=warn`. The demo stays on, so the demo
+ * its own ports (PORT, OPERATOR_PORT, certificate.port), SQLite file, keys, outbox and SP
+ * metadata directory, fixed secrets (so nothing is written to the repository's var/),
+ * `LOG_LEVEL=warn`. The demo stays on, so the demo
  * citizen (DNI 12345678Z, password Demo-Pasarela-2026, advanced registration) is seeded.
  *
  * SPs are registered the way operators do it: their metadata (and optional
@@ -36,7 +37,7 @@ export interface ProcessBrokerOptions {
   sps?: SpRegistration[];
   /** Methods to enable (default pin + permanente: no certificate host, no development PKI). */
   methods?: string[];
-  /** Extra keys for the PASARELA_CONFIG file (deep-merged by the broker over config/default.json). */
+  /** Extra keys for the PASARELA_CONFIG file, deep-merged over ours (which the broker merges over config/default.json). */
   config?: Record<string, unknown>;
   /** Extra environment variables. */
   env?: Record<string, string>;
@@ -96,6 +97,15 @@ export function freePort(): Promise<number> {
   });
 }
 
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** Plain objects merge; arrays and scalars from `over` replace (as the broker merges its config files). */
+function deepMerge(base: Json, over: Json): Json {
+  const out: Json = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = isObject(v) && isObject(out[k]) ? deepMerge(out[k] as Json, v) : v;
+  return out;
+}
+
 /** Environment variables of ours that must not leak from the test runner into the broker. */
 const SCRUBBED_ENV = [
   'NODE_ENV',
@@ -143,13 +153,15 @@ export async function startProcessBroker(opts: ProcessBrokerOptions = {}): Promi
   writeFileSync(
     configPath,
     JSON.stringify(
-      {
-        methods: { enabled: opts.methods ?? ['pin', 'permanente'] },
-        certificate: { port: certificatePort },
-        notify: { outboxPath },
-        trust: { metadataDir },
-        ...(opts.config ?? {}),
-      },
+      deepMerge(
+        {
+          methods: { enabled: opts.methods ?? ['pin', 'permanente'] },
+          certificate: { port: certificatePort },
+          notify: { outboxPath },
+          trust: { metadataDir },
+        },
+        opts.config ?? {},
+      ),
       null,
       2,
     ),
@@ -176,8 +188,14 @@ export async function startProcessBroker(opts: ProcessBrokerOptions = {}): Promi
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  // Never outlive the test process (a crashed or killed jest worker).
+  const orphanGuard = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', orphanGuard);
 
   const stop = async (): Promise<void> => {
+    process.off('exit', orphanGuard);
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);

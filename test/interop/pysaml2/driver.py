@@ -124,7 +124,7 @@ def cmd_acs(req):
         "authnContextClassRef": authn[0][0] if authn else "",
         "issuer": resp.issuer(),
         "inResponseTo": resp.in_response_to,
-        "extra": {"audiences": audiences, "encrypted": bool(resp.response.encrypted_assertion)},
+        "extra": {"audiences": audiences},
     }
 
 
