@@ -217,7 +217,7 @@ describeEachPair('DNIe and certificates over mutual TLS, end to end', (pair) => 
   /** SP -> broker -> chooser -> certificate page -> the certificate host (TLS). */
   async function toCertificateHost(
     agent: Agent,
-    client: Issued | null,
+    client: Issued | { key: string; cert: string } | null,
     opts: { loa?: string; headers?: Record<string, string>; hostUrl?: string } = {},
   ): Promise<{ txnPath: string; tls: TlsAnswer; sp: ReturnType<typeof nodeSamlSp>; page: string }> {
     const sp = nodeSamlSp(broker, { authnContext: [opts.loa ?? LOW] });
@@ -452,6 +452,55 @@ describeEachPair('DNIe and certificates over mutual TLS, end to end', (pair) => 
       const { tls } = await toCertificateHost(agent, leaf.soft!, { headers: header(leaf.dnie!) });
       expect(tls.status).toBe(403);
       expect(tls.location).toBeUndefined();
+    });
+  });
+
+  describe('a TLS handshake that fails', () => {
+    test('a presented chain whose certificate signature is broken gets the explanation page over TLS (the connection is not dropped)', async () => {
+      const der = Buffer.from(leaf.dnie!.certPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+      der[der.length - 6]! ^= 0x01; // inside the signature value
+      const tamperedPem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+      const agent = request.agent(app);
+      const { tls } = await toCertificateHost(agent, { key: leaf.dnie!.keyPem, cert: pemChain({ certPem: tamperedPem }, dnieSub) });
+      expect(tls.status).toBe(403);
+      expect(alert(tls.text)).toMatch(/firma|signature/i);
+      expect(tls.text).toMatch(/Referencia del error|Error reference/);
+    });
+
+    test('is logged with its reason (no page can be served on it), and the certificate page says what that browser error means', async () => {
+      const lines: string[] = [];
+      const log = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
+      const settings = certificateSettings({ ...broker.config.certificate });
+      const h = await startCertificateHost({
+        settings,
+        baseUrl: BASE_URL,
+        broker: broker.services.broker,
+        store,
+        log,
+        env: 'test',
+        keysDir: broker.keysDir,
+        root: broker.config.root,
+        tls: hostTls,
+      });
+      try {
+        // Node and OpenSSL refuse to load a client key that does not match its certificate, so a
+        // bad CertificateVerify cannot be sent from here; any refused handshake takes the same path.
+        const u = new URL(h.url);
+        const err = await new Promise<Error>((resolve) => {
+          const req = https.request({ host: u.hostname, port: u.port, path: '/', ca: hostTls.certPem, agent: false, maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }, () => resolve(new Error('answered')));
+          req.on('error', resolve);
+          req.end();
+        });
+        expect(err.message).not.toBe('answered');
+        await new Promise((r) => setTimeout(r, 100));
+        const entry = lines.map((l) => JSON.parse(l) as { event?: string; reason?: string; from?: string }).find((e) => e.event === 'auth.certificate.tls_failed');
+        expect(entry).toMatchObject({ reason: expect.stringMatching(/^ERR_SSL_|^ECONNRESET$/) as unknown, from: expect.stringContaining('127.0.0.1') as unknown });
+      } finally {
+        await h.close();
+      }
+      const agent = request.agent(app);
+      const { page } = await toCertificateHost(agent, leaf.dnie!);
+      expect(page).toMatch(/id="certificate-tls-help">Si, tras elegir el certificado, su navegador dice que no se pudo establecer la conexión/);
     });
   });
 });

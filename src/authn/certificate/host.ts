@@ -325,6 +325,15 @@ export async function startCertificateHost(opts: CertificateHostOptions): Promis
       app,
     );
   }
+  // A client whose certificate cannot prove possession of its key (a bad CertificateVerify
+  // signature) fails the handshake itself: no page can be served on that connection, so say so
+  // in the log (the main host's certificate page tells the citizen what that browser error means).
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+    log.warn(
+      { event: 'auth.certificate.tls_failed', host: 'certificate', reason: err.code ?? 'TLS_ERROR', detail: err.message.split('\n')[0]?.slice(0, 200), from: socket.remoteAddress },
+      'TLS handshake with the certificate host failed',
+    );
+  });
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

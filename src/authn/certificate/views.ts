@@ -21,6 +21,7 @@ export function certificateStartPage(ctx: PageContext, m: CertificateStartModel)
 <p>${t('certificate.levels')}</p>
 ${m.onlyDnieFor ? html`<p class="notice">${t('certificate.only_dnie', { loa: m.onlyDnieFor })}</p>` : ''}
 <p><a class="button" href="${m.hostHref}" id="certificate-continue">${t('certificate.continue')}</a></p>
+<p class="hint" id="certificate-tls-help">${t('certificate.tls_failed_help')}</p>
 <p><a href="/login/${m.txnId}">${t('back')}</a></p>`,
   );
 }
