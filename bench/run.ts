@@ -287,7 +287,7 @@ async function main(): Promise<void> {
         const res = await b.post(url, { _csrf: hidden(form, '_csrf'), username: probes[which], password: `Wrong-${round}-Password` });
         const body = await res.text();
         answerTimes[which].push(performance.now() - t);
-        answers.add(`${res.status} ${/role="alert"[^>]*>([^<]*)/.exec(body)?.[1] ?? ''}`.replace(/\d+ intentos?/, 'N intentos'));
+        answers.add(`${res.status} ${/role="alert"[^>]*>([^<]*)/.exec(body)?.[1] ?? ''}`.replace(/Le quedan? \d+ intentos?/, 'Le quedan N intentos'));
       }
     }
     const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
