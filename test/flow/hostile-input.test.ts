@@ -1,3 +1,4 @@
+import { deflateRawSync } from 'node:zlib';
 import request from 'supertest';
 import { CitizenEntity } from '../../src/db/entities';
 import { LOA, NAMEID_FORMAT } from '../../src/saml/constants';
@@ -113,6 +114,47 @@ describe('hostile input through the SSO endpoint', () => {
       expect(xml).toMatch(/<samlp:StatusMessage>The response could not be built: value of attribute http:\/\/eidas.europa.eu\/attributes\/naturalperson\/CurrentGivenName contains a character that XML cannot carry<\/samlp:StatusMessage>/);
     } finally {
       await broker.services.ds.getRepository(CitizenEntity).update({ dni: CITIZEN.dni }, { givenName: CITIZEN.givenName });
+    }
+  });
+});
+
+describe('no input answers 500', () => {
+  test('400 deterministic mutations of signed requests (both bindings) and of raw parameters never get a 500 or a stack trace', async () => {
+    const pair = storagePairs()[0]!;
+    try {
+      const broker = await startBroker({
+        store: await pair.makeStore(),
+        ds: await pair.makeDataSource(),
+        overrides: { saml: { transactionLimits: { perAddress: { max: 100_000, windowSeconds: 60 }, perSp: { max: 100_000, windowSeconds: 60 } } } },
+      });
+      let seed = 20261202;
+      const rand = (n: number) => {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        return seed % n;
+      };
+      const nasty = ['&#xFFFE;', '&#0;', '&#xD800;', '\uFFFF', '<', '&', '"', ']]>', '<!--', '<?x?>', '&amp;', '\u0000', 'é', '\u2028', '<a>', '</samlp:AuthnRequest>', ' xmlns:x="y"', 'ID="dup"'];
+      const base = postRequest({ signer: testSpSigner(), issuer: SP_ENTITY, destination: broker.config.ssoUrls.post, acsUrl: SP_ACS, loa: LOA.low, nameIdFormat: NAMEID_FORMAT.persistent });
+      const xml = Buffer.from(base.SAMLRequest, 'base64').toString('utf8');
+      const statuses = new Map<number, number>();
+      for (let i = 0; i < 400; i++) {
+        const at = rand(xml.length);
+        const mutated = rand(2) === 0 ? xml.slice(0, at) + nasty[rand(nasty.length)]! + xml.slice(at) : xml.slice(0, at) + xml.slice(at + 1 + rand(20));
+        const b64 = Buffer.from(mutated, 'utf8').toString('base64');
+        const res =
+          i % 3 === 0
+            ? await request(broker.app).get(`/saml/sso?SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from(mutated)).toString('base64'))}&RelayState=${encodeURIComponent(nasty[rand(nasty.length)]!)}`)
+            : i % 3 === 1
+              ? await request(broker.app).post('/saml/sso').type('form').send({ SAMLRequest: b64, RelayState: nasty[rand(nasty.length)]! })
+              : await request(broker.app).get(`/saml/sso?${encodeURIComponent(nasty[rand(nasty.length)]!)}=${encodeURIComponent(mutated.slice(0, 300))}`);
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        expect({ i, status: res.status }).not.toEqual({ i, status: 500 });
+        expect(res.text).not.toMatch(/node_modules|\bat [A-Za-z.]+ \(/);
+      }
+      // The mutations reach both the error page and the SAML error response paths.
+      expect(statuses.get(400)).toBeGreaterThan(0);
+      expect(statuses.get(200)).toBeGreaterThan(0);
+    } finally {
+      await pair.cleanup();
     }
   });
 });
