@@ -1,0 +1,59 @@
+import { PasarelaError } from '../../errors';
+import { NS } from '../constants';
+import { isElement } from '../xml';
+import { describe } from './dom';
+
+/**
+ * Document scan: the root must be samlp:AuthnRequest; one walk over the whole document refuses
+ * duplicate IDs and nested requests and finds where XML-DSig elements sit.
+ */
+
+export function requestRoot(doc: Document): Element {
+  const root = doc.documentElement;
+  if (!isElement(root, NS.samlp, 'AuthnRequest')) {
+    throw new PasarelaError(
+      'ERR_REQUEST_NOT_AUTHNREQUEST',
+      `Root element is ${describe(root)}; expected AuthnRequest in namespace ${NS.samlp}.`,
+    );
+  }
+  return root;
+}
+
+/** One walk over the whole document. Returns the top-level ds:Signature elements (any depth). */
+export function scanDocument(root: Element): Element[] {
+  const ids = new Set<string>();
+  const signatures: Element[] = [];
+  const stack: Element[] = [root];
+  while (stack.length > 0) {
+    const el = stack.pop()!;
+    const attrs = el.attributes;
+    for (let i = 0; i < attrs.length; i++) {
+      const a = attrs.item(i)!;
+      // xml-crypto resolves References through any attribute named ID / Id / id, whatever its namespace.
+      if (a.localName === 'ID' || a.localName === 'Id' || a.localName === 'id') {
+        if (ids.has(a.value)) {
+          throw new PasarelaError(
+            'ERR_REQUEST_DUPLICATE_ID',
+            `The ID value "${a.value}" appears on more than one element; ID values must be unique in the document.`,
+          );
+        }
+        ids.add(a.value);
+      }
+    }
+    if (el !== root && isElement(el, NS.samlp, 'AuthnRequest')) {
+      throw new PasarelaError('ERR_REQUEST_NESTED', 'An AuthnRequest must not contain another AuthnRequest.');
+    }
+    if (el.namespaceURI === NS.ds) {
+      const parent = el.parentNode as Element | null;
+      if (!parent || parent.namespaceURI !== NS.ds) {
+        if (el.localName !== 'Signature') {
+          throw new PasarelaError('ERR_REQUEST_SIGNATURE_STRUCTURE', `XML-DSig element ds:${el.localName} found outside a ds:Signature.`);
+        }
+        signatures.push(el);
+      }
+    }
+    for (let c = el.lastChild; c; c = c.previousSibling) if (c.nodeType === 1) stack.push(c as Element);
+  }
+  // Document order for messages and placement checks.
+  return signatures.reverse();
+}
