@@ -201,6 +201,12 @@ export interface XmlSigningOptions {
   digestAlg?: string;
   /** Put the signer's certificate in KeyInfo (default true, as Cl@ve SPs do). */
   keyInfo?: boolean;
+  /** Namespace prefix of the XML-DSig elements (default `ds`; '' declares it as the default namespace). */
+  dsPrefix?: string;
+  /** ec:InclusiveNamespaces PrefixList of SignedInfo's CanonicalizationMethod. */
+  signedInfoPrefixes?: string[];
+  /** ec:InclusiveNamespaces PrefixList of the Reference's exc-c14n Transform. */
+  referencePrefixes?: string[];
 }
 
 const DIGEST_HASH: Record<string, 'sha1' | 'sha256' | 'sha384' | 'sha512'> = {
@@ -247,6 +253,7 @@ export function signAuthnRequestXml(xml: string, o: XmlSigningOptions): string {
     signatureAlgorithm: sigAlg,
     canonicalizationAlgorithm: NS.exc14n,
     ...(o.keyInfo === false ? { getKeyInfoContent: () => null } : {}),
+    ...(o.signedInfoPrefixes ? { inclusiveNamespacesPrefixList: o.signedInfoPrefixes } : {}),
   });
   sx.SignatureAlgorithms = { [sigAlg]: signerClass(sigAlg) };
   sx.HashAlgorithms = { ...sx.HashAlgorithms, [digestAlg]: hashClass(digestAlg) };
@@ -254,10 +261,11 @@ export function signAuthnRequestXml(xml: string, o: XmlSigningOptions): string {
     xpath: '/*',
     transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', NS.exc14n],
     digestAlgorithm: digestAlg,
+    ...(o.referencePrefixes ? { inclusiveNamespacesPrefixList: o.referencePrefixes } : {}),
   });
   const hasIssuer = /<(\w+:)?Issuer[\s>]/.test(xml);
   sx.computeSignature(xml, {
-    prefix: 'ds',
+    prefix: o.dsPrefix ?? 'ds',
     location: hasIssuer ? { reference: "/*/*[local-name()='Issuer']", action: 'after' } : { reference: '/*', action: 'prepend' },
   });
   return sx.getSignedXml();

@@ -25,7 +25,8 @@ import type { InboundAuthnRequestMessage, ReceiveAuthnRequestOptions, ReceiveAut
  *   scan.ts                 root element, duplicate IDs, nested requests, where XML-DSig elements sit
  *   trust.ts                Issuer (read before anything is verified) -> trust-list entry
  *   signature-redirect.ts   HTTP-Redirect: one verify over the raw query octets
- *   signature-post.ts       HTTP-POST: the ds:Signature allow-list and the enveloped signature
+ *   signature-post.ts       HTTP-POST: the ds:Signature allow-list, then the enveloped signature on
+ *                           this same DOM (one exc-c14n of each part, one digest, one verify)
  *   structure.ts            the allow-list walk over the request and the extraction of its values
  *   acs.ts                  the ACS, only from the SP's metadata
  *   checks.ts               the respondable checks: Destination, time, NameIDPolicy, LoA, attributes
@@ -57,11 +58,11 @@ export async function receiveAuthnRequest(
   try {
     decoded = msg.binding === 'redirect' ? decodeRedirect(msg.rawQuery, opts.limits) : decodePost(msg.form, opts.limits);
     const root = requestRoot(parseXml(decoded.xml, { maxBytes: opts.limits?.maxXmlBytes }));
-    const signatures = scanDocument(root);
+    const scan = scanDocument(root);
+    const signatures = scan.signatures;
     const issuer = readIssuerForLookup(root);
     sp = lookupServiceProvider(opts.trust, issuer);
     const signatureRequired = sp.policy.requireSignedRequests || sp.authnRequestsSigned;
-    let dataRoot: Element = root;
     if (decoded.binding === 'redirect') {
       if (signatures.length > 0) {
         throw new PasarelaError(
@@ -79,10 +80,11 @@ export async function receiveAuthnRequest(
         );
       }
       const signature = signatures[0];
-      if (signature) dataRoot = verifyPostSignature(decoded.xml, root, signature, sp, opts.limits?.maxXmlBytes);
+      // On success the root is the signed node itself (Signature and unsigned comments removed).
+      if (signature) verifyPostSignature(root, signature, scan, sp);
       else if (signatureRequired) throw unsigned(sp, 'post');
     }
-    parsed = readAuthnRequest(dataRoot);
+    parsed = readAuthnRequest(root);
     if (parsed.issuer !== issuer) {
       // Cannot happen with an enveloped signature over the root; kept as a tripwire.
       throw new PasarelaError('ERR_REQUEST_SIGNED_ISSUER_MISMATCH', 'The signed AuthnRequest names a different Issuer than the received one.');

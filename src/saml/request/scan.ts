@@ -19,10 +19,21 @@ export function requestRoot(doc: Document): Element {
   return root;
 }
 
-/** One walk over the whole document. Returns the top-level ds:Signature elements (any depth). */
-export function scanDocument(root: Element): Element[] {
+export interface DocumentScan {
+  /** ds:Signature elements not inside another XML-DSig element, wherever they are. */
+  signatures: Element[];
+  /** ds:Signature elements inside another XML-DSig element (only KeyInfo content can hold one). */
+  nestedSignatures: Element[];
+  /** The document has comments: they are not signed (exc-c14n without comments), so a verified POST request drops them. */
+  hasComments: boolean;
+}
+
+/** One walk over the whole document. */
+export function scanDocument(root: Element): DocumentScan {
   const ids = new Set<string>();
   const signatures: Element[] = [];
+  const nestedSignatures: Element[] = [];
+  let hasComments = false;
   const stack: Element[] = [root];
   while (stack.length > 0) {
     const el = stack.pop()!;
@@ -50,10 +61,15 @@ export function scanDocument(root: Element): Element[] {
           throw new PasarelaError('ERR_REQUEST_SIGNATURE_STRUCTURE', `XML-DSig element ds:${el.localName} found outside a ds:Signature.`);
         }
         signatures.push(el);
+      } else if (el.localName === 'Signature') {
+        nestedSignatures.push(el);
       }
     }
-    for (let c = el.lastChild; c; c = c.previousSibling) if (c.nodeType === 1) stack.push(c as Element);
+    for (let c = el.lastChild; c; c = c.previousSibling) {
+      if (c.nodeType === 1) stack.push(c as Element);
+      else if (c.nodeType === 8) hasComments = true;
+    }
   }
   // Document order for messages and placement checks.
-  return signatures.reverse();
+  return { signatures: signatures.reverse(), nestedSignatures, hasComments };
 }

@@ -1,17 +1,35 @@
-import { createHash, type KeyObject } from 'node:crypto';
-import { SignedXml, type HashAlgorithm as XmlDsigHash, type SignatureAlgorithm as XmlDsigAlgorithm } from 'xml-crypto';
+import { createHash, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { ExclusiveCanonicalization } from 'xml-crypto';
+import { findAncestorNsForElement } from 'xml-crypto/lib/utils';
 import { PasarelaError } from '../../errors';
 import type { ServiceProvider } from '../../trust/types';
 import { digestHash, inboundSignatureAlgorithm, verifySignature, type SignatureAlgorithm } from '../algorithms';
 import { NS, STATUS } from '../constants';
-import { childElements, isElement, parseXml, textOf } from '../xml';
+import { childElements, isElement, textOf } from '../xml';
 import { describe, XMLNS_NS } from './dom';
+import type { DocumentScan } from './scan';
 import { algorithmRefusal, signingKeysFor } from './signature';
 
 /**
- * HTTP-POST enveloped signature: an allow-list of the whole ds:Signature, then verification
- * against the SP's metadata keys only. Every value is then read from the node xml-crypto returns
- * from `getSignedReferences()` (re-parsed with our one parser), never from the received document.
+ * HTTP-POST enveloped signature, verified on the one DOM the intake parsed.
+ *
+ * First an allow-list of the whole ds:Signature (`checkSignatureStructure`): one Reference, to
+ * the root's own ID, transforms enveloped-signature + exc-c14n, allowed digest and signature
+ * algorithms. Then the verification itself, reproducing what xml-crypto's
+ * `SignedXml.checkSignature` computes for exactly that shape, with xml-crypto's own
+ * `ExclusiveCanonicalization` called with the options `SignedXml` passes, so the canonical octets
+ * are the same (test/saml/post-signature-oracle.test.ts runs both on every fixture and attack):
+ *
+ *   1. SignedInfo: exc-c14n of a copy, with the namespaces in scope from its ancestors
+ *      (`findAncestorNsForElement`, as xml-crypto) for its InclusiveNamespaces PrefixList;
+ *   2. the Reference: the root with the enveloped Signature removed, exc-c14n without comments
+ *      with the Transform's PrefixList; one digest, compared with DigestValue (timingSafeEqual);
+ *   3. one `crypto.verify` of SignatureValue over (1) with the SP's metadata KeyObjects. KeyInfo is
+ *      never read.
+ *
+ * On success the root has become the signed node itself: the Signature is removed (the enveloped
+ * transform) and so are comments (exc-c14n leaves them out of what is digested), so every value
+ * read afterwards is covered by the signature.
  */
 
 const DSIG_ENVELOPED = 'http://www.w3.org/2000/09/xmldsig#enveloped-signature';
@@ -86,11 +104,16 @@ const HASH_BYTES = { sha1: 20, sha256: 32, sha384: 48, sha512: 64 } as const;
 
 interface CheckedSignature {
   alg: SignatureAlgorithm;
-  digestUri: string;
   hash: keyof typeof HASH_BYTES;
+  signedInfo: Element;
+  signatureValue: Element;
+  /** The decoded DigestValue (its length already matches the hash). */
+  digest: Buffer;
+  /** InclusiveNamespaces PrefixList of the Reference's exc-c14n Transform, as xml-crypto's loadReference reads it. */
+  referencePrefixes: string[];
 }
 
-/** Allow-list of the whole ds:Signature before xml-crypto sees it (CVE-2025-29774/29775 classes). */
+/** Allow-list of the whole ds:Signature before anything is canonicalised (the xml-crypto CVE-2025-29774/29775 classes). */
 function checkSignatureStructure(sig: Element, rootId: string, allowSha1: boolean): CheckedSignature {
   onlyAttributes(sig, ['Id'], 'ERR_REQUEST_SIGNATURE_STRUCTURE');
   const parts = dsChildren(sig);
@@ -160,42 +183,87 @@ function checkSignatureStructure(sig: Element, rootId: string, allowSha1: boolea
   const digestValue = expectDs(ref[2], 'DigestValue', 'Reference');
   if (ref.length !== 3) throw sigStructure('ds:Reference must contain exactly Transforms, DigestMethod and DigestValue.');
   onlyAttributes(digestValue, [], 'ERR_REQUEST_SIGNATURE_STRUCTURE');
-  if (base64Value(digestValue, 'ds:DigestValue').length !== HASH_BYTES[hash]) {
+  const digest = base64Value(digestValue, 'ds:DigestValue');
+  if (digest.length !== HASH_BYTES[hash]) {
     throw new PasarelaError('ERR_REQUEST_SIGNATURE_VALUE_FORMAT', `ds:DigestValue is not a ${hash} digest (wrong length).`);
   }
   base64Value(signatureValue, 'ds:SignatureValue');
-  return { alg, digestUri, hash };
+  return { alg, hash, signedInfo, signatureValue, digest, referencePrefixes: prefixList(ts[1]!) };
 }
 
-/** Verification-only XML-DSig algorithm over the SP's cached metadata KeyObjects (node:crypto.verify). */
-function verifierFor(alg: SignatureAlgorithm, keys: readonly KeyObject[]): new () => XmlDsigAlgorithm {
-  return class MetadataKeyVerifier implements XmlDsigAlgorithm {
-    getSignature(): string {
-      throw new Error('verification only');
-    }
-    verifySignature(material: string, _key: unknown, signatureValue: string): boolean {
-      const signature = Buffer.from(signatureValue, 'base64');
-      return keys.some((k) => verifySignature(alg, material, k, signature));
-    }
-    getAlgorithmName(): string {
-      return alg.uri;
-    }
-  };
+/** xml-crypto's loadReference: every InclusiveNamespaces child of the last Transform, PrefixList split on spaces, empty tokens dropped. */
+function prefixList(transform: Element): string[] {
+  const out: string[] = [];
+  for (const c of childElements(transform)) {
+    for (const p of (c.getAttribute('PrefixList') ?? '').split(' ')) if (p.length > 0) out.push(p);
+  }
+  return out;
 }
 
-function hashFor(uri: string, hash: keyof typeof HASH_BYTES): new () => XmlDsigHash {
-  return class AllowedDigest implements XmlDsigHash {
-    getHash(xml: string): string {
-      return createHash(hash).update(xml, 'utf8').digest('base64');
-    }
-    getAlgorithmName(): string {
-      return uri;
-    }
-  };
+const EXC_C14N = new ExclusiveCanonicalization();
+/** xml-crypto's SignedXml.defaultNsForPrefix, passed to every canonicalisation. */
+const DEFAULT_NS_FOR_PREFIX: Record<string, string> = { ds: NS.ds };
+
+function invalid(message: string): PasarelaError {
+  return new PasarelaError('ERR_REQUEST_SIGNATURE_INVALID', message, { status: STATUS.requester, subStatus: STATUS.requestDenied });
 }
 
-/** Verify the enveloped signature and return the signed AuthnRequest, re-parsed from what the signature covers. */
-export function verifyPostSignature(xml: string, root: Element, sig: Element, sp: ServiceProvider, maxXmlBytes = 256 * 1024): Element {
+/** What xml-crypto threw, as the intake always reported it. */
+function notVerified(detail: string): PasarelaError {
+  return invalid(`The enveloped signature could not be verified: ${detail.split('\n')[0]}`);
+}
+
+function canonicalise(el: Element, options: Parameters<ExclusiveCanonicalization['process']>[1]): string {
+  try {
+    return EXC_C14N.process(el, options);
+  } catch (err) {
+    // e.g. "Unable to exclusive canonicalize node type: 4" for an empty CDATA section.
+    throw notVerified((err as Error).message ?? '');
+  }
+}
+
+/**
+ * SignatureValue as xml-crypto's loadSignature reads it (`SignatureValue/text()`, the first one):
+ * the first child when it is a text node, otherwise nothing, so a value split by a CDATA section
+ * does not verify. The structure check already refused comments and elements in it.
+ */
+function signatureValueOf(el: Element): Buffer {
+  const first = el.firstChild;
+  return first && first.nodeType === 3 ? Buffer.from((first as CharacterData).data, 'base64') : Buffer.alloc(0);
+}
+
+/** xml-crypto's findChildren(sig, 'SignatureValue')[0].textContent: the first child of that local name, any namespace. */
+function signatureValueText(sig: Element): string | undefined {
+  for (const c of childElements(sig)) if (c.localName === 'SignatureValue') return c.textContent ?? '';
+  return undefined;
+}
+
+function removeComments(root: Element): void {
+  const stack: Node[] = [root];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    for (let c = n.firstChild; c; ) {
+      const next = c.nextSibling;
+      if (c.nodeType === 8) n.removeChild(c);
+      else if (c.nodeType === 1) stack.push(c);
+      c = next;
+    }
+  }
+}
+
+/** The octets the verification used, for tests that compare them with xml-crypto's. */
+export interface VerifiedPostSignature {
+  /** exc-c14n of SignedInfo: what SignatureValue signs. */
+  signedInfo: string;
+  /** exc-c14n of the AuthnRequest with the enveloped transform applied: what DigestValue digests. */
+  reference: string;
+}
+
+/**
+ * Verify the enveloped signature of `root` (the parsed, scanned AuthnRequest) with the SP's
+ * metadata keys. On return `root` is the signed node: its Signature and comments are removed.
+ */
+export function verifyPostSignature(root: Element, sig: Element, scan: DocumentScan, sp: ServiceProvider): VerifiedPostSignature {
   const kids = childElements(root);
   if (sig.parentNode !== root || kids[1] !== sig || !kids[0] || !isElement(kids[0], NS.saml, 'Issuer')) {
     throw new PasarelaError(
@@ -206,45 +274,49 @@ export function verifyPostSignature(xml: string, root: Element, sig: Element, sp
   const rootId = root.getAttribute('ID');
   if (!rootId) throw new PasarelaError('ERR_REQUEST_MISSING_ATTRIBUTE', 'AuthnRequest has no ID attribute.');
   const checked = checkSignatureStructure(sig, rootId, sp.policy.allowSha1);
-  const keys = signingKeysFor(checked.alg, sp);
+  const keys: KeyObject[] = signingKeysFor(checked.alg, sp);
 
-  // KeyInfo is never consulted: getCertFromKeyInfo stays xml-crypto's noop default; only metadata keys verify.
-  const sx = new SignedXml({ publicCert: keys[0] });
-  // Resolve the Reference through `ID` only: one whole-document XPath instead of three (ID, Id, id).
-  // Uniqueness of all three spellings was already enforced by scanDocument.
-  sx.idAttributes = ['ID'];
-  const defaults = sx.CanonicalizationAlgorithms;
-  sx.CanonicalizationAlgorithms = { [NS.exc14n]: defaults[NS.exc14n]!, [DSIG_ENVELOPED]: defaults[DSIG_ENVELOPED]! };
-  sx.HashAlgorithms = { [checked.digestUri]: hashFor(checked.digestUri, checked.hash) };
-  sx.SignatureAlgorithms = { [checked.alg.uri]: verifierFor(checked.alg, keys) };
-  let valid: boolean;
-  try {
-    sx.loadSignature(sig);
-    valid = sx.checkSignature(xml);
-  } catch (err) {
-    const detail = (err as Error).message ?? '';
-    throw new PasarelaError(
-      'ERR_REQUEST_SIGNATURE_INVALID',
-      detail.startsWith('invalid signature: the signature value')
-        ? 'ds:SignatureValue does not verify with any signing key in the SP metadata (a certificate in KeyInfo is never trusted by itself).'
-        : `The enveloped signature could not be verified: ${detail.split('\n')[0]}`,
-      { status: STATUS.requester, subStatus: STATUS.requestDenied },
+  // 1. SignedInfo, while the Signature is still in place: its ancestors' namespaces feed the PrefixList.
+  // A copy, because ExclusiveCanonicalization declares those namespaces on the element it is given.
+  const signedInfo = canonicalise(checked.signedInfo.cloneNode(true) as Element, {
+    ancestorNamespaces: findAncestorNsForElement(checked.signedInfo),
+    defaultNsForPrefix: DEFAULT_NS_FOR_PREFIX,
+  });
+
+  // xml-crypto refuses what it cannot resolve; the same refusals, in its words, as the intake always reported them.
+  // It re-parses canonical SignedInfo to read the Reference. An empty token in SignedInfo's PrefixList with a
+  // default namespace in scope makes ExclusiveCanonicalization declare `xmlns:="…"`, which does not parse,
+  // so xml-crypto finds no Reference (attribute values escape '"', so only that declaration can read so).
+  if (signedInfo.includes(' xmlns:="')) throw notVerified('could not find any Reference elements');
+  if (rootId.includes("'")) throw notVerified('Cannot validate a uri with quotes inside it');
+  const own = signatureValueText(sig);
+  if (scan.nestedSignatures.some((n) => signatureValueText(n) === own)) {
+    throw notVerified(
+      'Cannot validate a document which contains multiple Signature elements with the same SignatureValue, in order to prevent signature wrapping attack.',
     );
   }
-  if (!valid) {
-    throw new PasarelaError(
-      'ERR_REQUEST_SIGNATURE_INVALID',
+
+  // 2. The Reference: the enveloped-signature transform, then exc-c14n of the root (no ancestors: it is the document element).
+  root.removeChild(sig);
+  const reference = canonicalise(root, {
+    inclusiveNamespacesPrefixList: checked.referencePrefixes,
+    ancestorNamespaces: [],
+    defaultNsForPrefix: DEFAULT_NS_FOR_PREFIX,
+  });
+  const digest = createHash(checked.hash).update(reference, 'utf8').digest();
+  if (!timingSafeEqual(digest, checked.digest)) {
+    throw invalid(
       'ds:DigestValue does not match the AuthnRequest: the request was changed after it was signed, or was canonicalized differently (exclusive c14n, enveloped-signature).',
-      { status: STATUS.requester, subStatus: STATUS.requestDenied },
     );
   }
-  const signed = sx.getSignedReferences();
-  if (signed.length !== 1) throw sigStructure('The signature must cover exactly one reference, the AuthnRequest.');
-  // node-saml getVerifiedXml: from here on only the bytes the signature covers are read, with our one parser.
-  // Canonical form expands empty elements and entities, hence the headroom over the inbound cap.
-  const signedRoot = parseXml(signed[0]!, { maxBytes: 2 * maxXmlBytes }).documentElement;
-  if (!isElement(signedRoot, NS.samlp, 'AuthnRequest') || signedRoot.getAttribute('ID') !== rootId) {
-    throw sigStructure('The signed reference is not the AuthnRequest itself.');
+
+  // 3. One verify over the canonical SignedInfo with the metadata keys.
+  const value = signatureValueOf(checked.signatureValue);
+  if (!keys.some((k) => verifySignature(checked.alg, signedInfo, k, value))) {
+    throw invalid('ds:SignatureValue does not verify with any signing key in the SP metadata (a certificate in KeyInfo is never trusted by itself).');
   }
-  return signedRoot;
+
+  // What was digested has no comments; drop them so that values read from the root are exactly the signed ones.
+  if (scan.hasComments) removeComments(root);
+  return { signedInfo, reference };
 }
