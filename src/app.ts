@@ -28,6 +28,8 @@ export function createApp(s: Services): Express {
   const { config, log } = s;
   const app = express();
   app.disable('x-powered-by');
+  // Every page is no-store (and an auto-POST page is never the same twice): no ETag hashing per response.
+  app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
   app.use(
     pinoHttp({

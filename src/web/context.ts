@@ -47,7 +47,8 @@ export function pageSetup(settings: WebSettings) {
       req.cookies = cookies;
       res.cookie(BROWSER_COOKIE, id, { ...cookieBase(settings.secureCookies), sameSite: 'lax' });
     }
-    const queryLang = typeof req.query.lang === 'string' ? req.query.lang : undefined;
+    // req.query parses the whole query string on every read (a Redirect SAMLRequest is kilobytes): only when it can hold lang.
+    const queryLang = req.url.includes('lang=') && typeof req.query.lang === 'string' ? req.query.lang : undefined;
     const lang = pickLang(queryLang, cookies[LANG_COOKIE], req.get('accept-language'));
     if (queryLang === lang && cookies[LANG_COOKIE] !== lang) {
       res.cookie(LANG_COOKIE, lang, { ...cookieBase(settings.secureCookies), sameSite: 'lax', maxAge: 365 * 86_400_000 });
