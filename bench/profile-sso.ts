@@ -1,7 +1,7 @@
 /**
  * npm run bench:profile [-- redirect|post] — CPU profile of the SSO hot path: one broker process
  * started with --cpu-prof, an SSO session, then BENCH_PROFILE_REQUESTS (default 3000) fresh
- * signed AuthnRequests at concurrency 8. Prints the functions with the most self time, grouped
+ * signed AuthnRequests at concurrency 8 (BENCH_PROFILE_CONNECTIONS). Prints the functions with the most self time, grouped
  * by where they live (our src/, a dependency, node internals), and where the .cpuprofile is
  * (open it in Chrome DevTools). A tool for finding cost, not a benchmark: profiling slows it.
  */
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   const child = await startBrokerProcess({
     port,
     operatorPort: await freePort(),
-    nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+    nodeArgs: process.env.PROFILE_NODE_ARGS ? process.env.PROFILE_NODE_ARGS.split(' ') : ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
     env: {
       BASE_URL: base,
       SQLITE_PATH: path.join(home, 'db.sqlite'),
@@ -59,6 +59,8 @@ async function main(): Promise<void> {
       PASARELA_PAIRWISE_SECRET: 'b'.repeat(40),
       PASARELA_CSRF_SECRET: 'c'.repeat(40),
       LOG_LEVEL: 'warn',
+      // Signing on the event loop puts it in the profile (the pool threads are not sampled).
+      RSA_SIGNING: process.env.RSA_SIGNING ?? 'inline',
     },
   });
   const ssoUrl = `${base}/saml/sso`;
@@ -79,7 +81,7 @@ async function main(): Promise<void> {
   const loadFrom = performance.now() - spawnedAt;
   await autocannon({
     url: base,
-    connections: 8,
+    connections: Number(process.env.BENCH_PROFILE_CONNECTIONS ?? 8),
     amount: total,
     headers: { cookie: browser.cookies.header(), ...(binding === 'post' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
     requests: [

@@ -13,7 +13,8 @@
  *  (d) the Permanente answer time for an unknown, a not activated, a locked and a registered DNI
  *      with a wrong password (median of 30 each, interleaved), as ratios to the unknown one.
  * Not a test: nothing here asserts; it prints, and exits non-zero only if responses were wrong.
- * BENCH_REQUESTS (per run, default 4000), BENCH_LOGIN_SECONDS (default 8), BENCH_WORKERS (default 2).
+ * BENCH_REQUESTS (per run, default 4000), BENCH_LOGIN_SECONDS (default 8), BENCH_WORKERS (default 2);
+ * for a quicker look: BENCH_SETUPS=0,2 (which of the three), BENCH_BINDINGS=post, BENCH_SKIP_LOGINS=1.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
@@ -157,12 +158,15 @@ async function main(): Promise<void> {
     { label: '1 process, Redis + PostgreSQL', workers: 1, production: true },
     { label: `${WORKERS} workers, Redis + PostgreSQL`, workers: WORKERS, production: true },
   ];
+  const only = process.env.BENCH_SETUPS?.split(',').map(Number);
+  const bindings = (process.env.BENCH_BINDINGS?.split(',') ?? ['redirect', 'post']) as Array<'redirect' | 'post'>;
   const runs: SsoRun[] = [];
   let logins: Array<{ label: string; rate: number; p50: number; p99: number; failed: number }> = [];
   let answers: { times: Record<keyof typeof probes, number[]>; distinct: number } | undefined;
   let child: ChildProcess | undefined;
   try {
-    for (const setup of setups) {
+    for (const [index, setup] of setups.entries()) {
+      if (only && !only.includes(index)) continue;
       const port = await freePort();
       const operatorPort = await freePort();
       const base = `http://127.0.0.1:${port}`;
@@ -185,7 +189,7 @@ async function main(): Promise<void> {
       });
       const ssoUrl = `${base}/saml/sso`;
       const cookie = await sessionCookie(base, ssoUrl, sp, citizens[0]!.dni);
-      for (const binding of ['redirect', 'post'] as const) {
+      for (const binding of bindings) {
         const plan = [
           { connections: 8, amount: Math.ceil(REQUESTS / 8), warmup: true },
           { connections: 8, amount: REQUESTS, warmup: false },
@@ -206,7 +210,7 @@ async function main(): Promise<void> {
           }
         }
       }
-      if (!setup.production) {
+      if (!setup.production && process.env.BENCH_SKIP_LOGINS !== '1') {
         logins = await fullLogins(base, ssoUrl, sp, citizens, outbox, home);
         answers = await wrongPasswordAnswers(base, ssoUrl, sp, probes);
       }

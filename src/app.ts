@@ -40,10 +40,12 @@ export function createApp(s: Services): Express {
         return id;
       },
       // Query strings carry SAML messages (a redirect's Location holds a whole SAMLRequest): paths only, no headers.
+      // Unwrapped: pino's standard wrapper copies req.query, which makes express parse the whole query string.
+      wrapSerializers: false,
       serializers: {
         req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: withoutQuery(req.url) }),
-        res: (res: { statusCode: number; headers?: Record<string, unknown> }) => {
-          const location = res.headers?.location;
+        res: (res: { statusCode: number; getHeader(name: string): unknown }) => {
+          const location = res.getHeader('location');
           return { statusCode: res.statusCode, ...(typeof location === 'string' ? { location: withoutQuery(location) } : {}) };
         },
       },

@@ -39,7 +39,8 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   const started = new Map<number, number>();
   let stopping = false;
   const fork = (): Worker => {
-    const w = cluster.fork();
+    // One worker per core signs on its own event loop (setRsaSigning('inline')): no pool threads to compete.
+    const w = cluster.fork({ UV_THREADPOOL_SIZE: '1' });
     started.set(w.id, Date.now());
     w.on('message', (m: WorkerMessage) => {
       if (m?.type === 'pasarela:readyz') pending.get(`${w.id}:${m.id}`)?.({ ready: m.ready, store: m.store, database: m.database });

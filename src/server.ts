@@ -11,6 +11,7 @@ import { loadConfig, type Config } from './config';
 import { ConfigError } from './errors';
 import { createLogger, type Logger } from './log';
 import { createOperatorApp, readiness } from './operator/app';
+import { setRsaSigning } from './saml/algorithms';
 import { buildServices, type Services } from './services';
 
 /**
@@ -27,6 +28,9 @@ async function main(): Promise<void> {
   if (!worker && config.env !== 'production' && !config.secureCookies) {
     log.warn({ baseUrl: config.baseUrl }, 'serving over plain http: development only (cookies are not Secure)');
   }
+  // Cluster workers sign on their event loop; RSA_SIGNING=inline|pool overrides (profiling, odd hosts).
+  const rsaSigning = process.env.RSA_SIGNING;
+  setRsaSigning(rsaSigning === 'inline' || rsaSigning === 'pool' ? rsaSigning : worker ? 'inline' : 'pool');
   const services = await buildServices(config, log, { bootstrap: !worker });
   const server = await listen(createServer(createApp(services)), config.port, config.host);
   server.keepAliveTimeout = 65_000;

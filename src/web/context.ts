@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { randomIdBytes } from '../random';
 import type { NextFunction, Request, Response } from 'express';
 import { doubleCsrf } from 'csrf-csrf';
 import { pickLang, translator } from './i18n';
@@ -54,7 +55,7 @@ export function pageSetup(settings: WebSettings) {
       res.cookie(LANG_COOKIE, lang, { ...cookieBase(settings.secureCookies), sameSite: 'lax', maxAge: 365 * 86_400_000 });
     }
     res.locals.lang = lang;
-    res.locals.nonce = randomBytes(16).toString('base64');
+    res.locals.nonce = randomIdBytes(16).toString('base64');
     res.setHeader('Content-Language', lang);
     next();
   };
