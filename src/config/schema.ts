@@ -65,6 +65,8 @@ export const configSchema = z
         generateIfMissing: z.boolean(),
         /** Optional next signing certificate published in metadata ahead of a rollover. */
         nextSigningCertPath: z.string().optional(),
+        /** Optional next encryption certificate published in metadata ahead of an encryption-key rollover. */
+        nextEncryptionCertPath: z.string().optional(),
       })
       .strict(),
     secrets: z
