@@ -7,7 +7,9 @@ import type { Services } from './services';
 import { createCsrf, pageSetup } from './web/context';
 import { createKit } from './web/kit';
 import { renderError } from './web/render';
+import { infoRouter } from './web/info';
 import { loginRouter } from './web/routes/login';
+import type { MethodId } from './saml/types';
 import { metadataRouter } from './web/routes/metadata';
 import { samlRouter } from './web/routes/saml';
 import { STYLESHEET } from './web/views';
@@ -116,6 +118,7 @@ export function createApp(s: Services): Express {
     csrf,
   });
   app.use(loginRouter(kit, s.authenticators, config.session.cookieName));
+  app.use(infoRouter({ loaPolicy: config.loaPolicy, methods: config.methods.enabled as MethodId[] }));
 
   if (s.devPki) {
     const crls = s.devPki.crls;
