@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { deflateRawSync } from 'node:zlib';
 import { LOA, SIG_ALG } from '../src/saml/constants';
-import { buildAuthnRequestXml, newRequestId } from '../test/support/sp-requests';
+import { buildAuthnRequestXml, newRequestId, signAuthnRequestXml, type SpSigner } from '../test/support/sp-requests';
 
 export const ROOT = path.resolve(__dirname, '..');
 export const SP_ENTITY = 'https://bench-sp.test/metadata';
@@ -58,6 +58,24 @@ export async function signedRequestPath(ssoUrl: string, key: KeyObject, loa: key
   let q = `SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from(xml)).toString('base64'))}&RelayState=bench&SigAlg=${encodeURIComponent(SIG_ALG.rsaSha256)}`;
   q += `&Signature=${encodeURIComponent((await signAsync('sha256', Buffer.from(q), key)).toString('base64'))}`;
   return `/saml/sso?${q}`;
+}
+
+/** A fresh, signed HTTP-POST AuthnRequest (Cl@ve 2 style: enveloped signature, plain base64) as a form body. */
+export async function signedPostBody(ssoUrl: string, signer: SpSigner, loa: keyof typeof LOA): Promise<string> {
+  const xml = buildAuthnRequestXml({
+    issuer: SP_ENTITY,
+    destination: ssoUrl,
+    id: newRequestId(),
+    acsUrl: SP_ACS,
+    loa: LOA[loa],
+    comparison: 'minimum',
+    nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
+    providerName: 'bench_sp;Bench',
+    spType: 'public',
+    prefix: 'saml2p',
+  });
+  const signed = signAuthnRequestXml(xml, { signer, sigAlg: SIG_ALG.rsaSha256, keyInfo: false });
+  return new URLSearchParams({ SAMLRequest: Buffer.from(signed, 'utf8').toString('base64'), RelayState: 'bench' }).toString();
 }
 
 /** One browser: a cookie jar and a fetch that never follows redirects. */

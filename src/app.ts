@@ -7,7 +7,9 @@ import type { Services } from './services';
 import { createCsrf, pageSetup } from './web/context';
 import { createKit } from './web/kit';
 import { renderError } from './web/render';
+import { infoRouter } from './web/info';
 import { loginRouter } from './web/routes/login';
+import type { MethodId } from './saml/types';
 import { metadataRouter } from './web/routes/metadata';
 import { samlRouter } from './web/routes/saml';
 import { STYLESHEET } from './web/views';
@@ -28,6 +30,8 @@ export function createApp(s: Services): Express {
   const { config, log } = s;
   const app = express();
   app.disable('x-powered-by');
+  // Every page is no-store (and an auto-POST page is never the same twice): no ETag hashing per response.
+  app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
   app.use(
     pinoHttp({
@@ -38,10 +42,12 @@ export function createApp(s: Services): Express {
         return id;
       },
       // Query strings carry SAML messages (a redirect's Location holds a whole SAMLRequest): paths only, no headers.
+      // Unwrapped: pino's standard wrapper copies req.query, which makes express parse the whole query string.
+      wrapSerializers: false,
       serializers: {
         req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: withoutQuery(req.url) }),
-        res: (res: { statusCode: number; headers?: Record<string, unknown> }) => {
-          const location = res.headers?.location;
+        res: (res: { statusCode: number; getHeader(name: string): unknown }) => {
+          const location = res.getHeader('location');
           return { statusCode: res.statusCode, ...(typeof location === 'string' ? { location: withoutQuery(location) } : {}) };
         },
       },
@@ -112,6 +118,7 @@ export function createApp(s: Services): Express {
     csrf,
   });
   app.use(loginRouter(kit, s.authenticators, config.session.cookieName));
+  app.use(infoRouter({ loaPolicy: config.loaPolicy, methods: config.methods.enabled as MethodId[] }));
 
   if (s.devPki) {
     const crls = s.devPki.crls;

@@ -7,4 +7,4 @@ import { availableParallelism } from 'node:os';
 
 process.env.UV_THREADPOOL_SIZE ??= String(Math.max(2, availableParallelism()));
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-require('./server');
+(require('./server') as typeof import('./server')).start();

@@ -1,102 +1,92 @@
 import 'reflect-metadata';
-import { createServer } from 'node:http';
+import cluster from 'node:cluster';
+import { createServer, type Server } from 'node:http';
 import path from 'node:path';
-import { certificateHostUrl, startCertificateHost, type CertificateHost } from './authn/certificate';
-import type { AddressInfo } from 'node:net';
+import { AggregatorRegistry } from 'prom-client';
+import { startCertificateHost, type CertificateHost } from './authn/certificate';
 import { createApp } from './app';
-import { createOperatorApp } from './operator/app';
-import { loadConfig } from './config';
+import { runPrimary, type WorkerMessage } from './cluster';
+import { banner, listen } from './startup';
+import { loadConfig, type Config } from './config';
 import { ConfigError } from './errors';
-import { createLogger } from './log';
-import { buildServices, DEMO_CITIZEN } from './services';
+import { createLogger, type Logger } from './log';
+import { createOperatorApp, readiness } from './operator/app';
+import { setRsaSigning } from './saml/algorithms';
+import { buildServices, type Services } from './services';
 
-/** Start the broker: config -> stores -> app -> listen (loaded by main.ts). */
+/**
+ * Start the broker (loaded by main.ts): config -> stores -> app -> listen. One process by
+ * default; with `workers` > 1 (WORKERS), the primary (cluster.ts) prepares keys, migrations and
+ * the trust list once, serves the operator listener, and forks workers that share the public
+ * ports (node:cluster), each a full broker on the shared Redis and PostgreSQL.
+ */
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`pasarela: ${err.message}`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = loadConfig();
   const log = createLogger(config.log.level);
-  if (config.env !== 'production' && !config.secureCookies) {
+  if (cluster.isPrimary && config.workers > 1) return runPrimary(config, log);
+  const worker = cluster.isWorker;
+  if (!worker && config.env !== 'production' && !config.secureCookies) {
     log.warn({ baseUrl: config.baseUrl }, 'serving over plain http: development only (cookies are not Secure)');
   }
-  const services = await buildServices(config, log);
-  const app = createApp(services);
-  const server = createServer(app);
+  // Cluster workers sign on their event loop; RSA_SIGNING=inline|pool overrides (profiling, odd hosts).
+  const rsaSigning = process.env.RSA_SIGNING;
+  setRsaSigning(rsaSigning === 'inline' || rsaSigning === 'pool' ? rsaSigning : worker ? 'inline' : 'pool');
+  const services = await buildServices(config, log, { bootstrap: !worker });
+  const server = await listen(createServer(createApp(services)), config.port, config.host);
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-  const operator = createServer(createOperatorApp(services));
-  await new Promise<void>((resolve, reject) => {
-    operator.once('error', reject);
-    operator.listen(config.operator.port, config.operator.host, resolve);
-  });
-  const op = operator.address() as AddressInfo;
-  const operatorUrl = `http://${op.family === 'IPv6' ? `[${op.address}]` : op.address}:${op.port}`;
-
-  let certificateHost: CertificateHost | undefined;
-  if (config.methods.enabled.includes('certificate')) {
-    certificateHost = await startCertificateHost({
-      settings: services.certificate,
-      baseUrl: config.baseUrl,
-      broker: services.broker,
-      store: services.store,
-      log,
-      now: services.now,
-      env: config.env,
-      keysDir: path.resolve(config.root, config.keys.dir),
-      root: config.root,
+  let operator: Server | undefined;
+  if (worker) {
+    // The primary serves /metrics and /readyz for the whole cluster: answer its questions.
+    AggregatorRegistry.setRegistries([services.metrics.registry]);
+    new AggregatorRegistry(); // installs the worker side of prom-client's metrics requests
+    process.on('message', (m: WorkerMessage) => {
+      if (m?.type === 'pasarela:readyz?') void readiness(services).then((r) => process.send?.({ type: 'pasarela:readyz', id: m.id, ...r }));
     });
+  } else {
+    operator = await listen(createServer(createOperatorApp(services)), config.operator.port, config.operator.host);
   }
-
-  const lines = [
-    '',
-    `  Pasarela is listening on ${config.baseUrl}  (entityID ${config.entityId})`,
-    `  Metadata:  ${config.baseUrl}/metadata`,
-  ];
-  lines.push(`  Metrics:   ${operatorUrl}/metrics`, `  Ready:     ${operatorUrl}/readyz  (alive: ${operatorUrl}/healthz)`);
-  if (certificateHost) {
-    lines.push(`  Certificate host (DNIe / certificates): ${certificateHostUrl(services.certificate)}  (listening on ${certificateHost.url})`);
-  }
-  if (services.demo) {
-    lines.push(`  Demo SP:   ${config.baseUrl}/demo`);
-    if (config.demo.seedCitizen) {
-      lines.push(`  Demo citizen: DNI ${DEMO_CITIZEN.dni}`);
-      lines.push(`    Cl@ve Permanente password: ${DEMO_CITIZEN.password}`);
-      lines.push(`    Cl@ve PIN: DNI validity date ${DEMO_CITIZEN.dniValidityDate}`);
-    }
-    if (services.devPki) {
-      lines.push(`    DNIe / certificate: import ${path.relative(config.root, services.devPki.p12.dnie)} (high) or ${path.relative(config.root, services.devPki.p12.qualified)} (substantial) into the browser, password "${services.devPki.p12Password}"`);
-    }
-    if (config.notify.driver === 'outbox') lines.push(`  PINs and SMS codes (development outbox): ${config.notify.outboxPath}`);
-  }
-  lines.push('');
-  console.log(lines.join('\n'));
+  const certificateHost = await startCertificate(config, services, log);
+  if (worker) process.send?.({ type: 'pasarela:listening' });
+  else console.log(banner(config, services, operator!, certificateHost));
 
   const shutdown = (signal: string) => {
-    log.info({ signal }, 'shutting down');
-    operator.close();
+    log.info({ signal }, 'shutting down: finishing the requests in flight');
+    operator?.close();
     server.close(() => {
       void (certificateHost?.close() ?? Promise.resolve())
         .then(() => services.close())
         .finally(() => process.exit(0));
     });
+    server.closeIdleConnections();
     setTimeout(() => process.exit(1), 10_000).unref();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    console.error(`pasarela: ${err.message}`);
-    process.exit(2);
-  }
-  console.error('pasarela: failed to start:', err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+async function startCertificate(config: Config, services: Services, log: Logger): Promise<CertificateHost | undefined> {
+  if (!config.methods.enabled.includes('certificate')) return undefined;
+  return startCertificateHost({
+    settings: services.certificate,
+    baseUrl: config.baseUrl,
+    broker: services.broker,
+    store: services.store,
+    log,
+    now: services.now,
+    env: config.env,
+    keysDir: path.resolve(config.root, config.keys.dir),
+    root: config.root,
+  });
+}
+
+/** Run the broker (single process, cluster primary or worker); exits with a message on a bad start. */
+export function start(): void {
+  main().catch((err: unknown) => {
+    if (err instanceof ConfigError) {
+      console.error(`pasarela: ${err.message}`);
+      process.exit(2);
+    }
+    console.error('pasarela: failed to start:', err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

@@ -67,6 +67,12 @@ export interface BuildOptions {
   /** Use these instead of building them from the configuration (tests pass the storage pair under test). */
   store?: KeyValueStore;
   ds?: DataSource;
+  /**
+   * Do the once-per-deployment work: import the metadata directory, register the demo SP, seed
+   * the demo citizen (default true). Cluster workers pass false: the primary did it, and
+   * concurrent upserts of the same rows would collide.
+   */
+  bootstrap?: boolean;
 }
 
 /** config -> stores -> registries -> broker. Everything the app needs, nothing global. */
@@ -84,7 +90,8 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
 
   const trust = new DbTrustRegistry(ds, config.trust.defaultPolicy, log);
   await trust.reload();
-  await importMetadataDir(trust, path.resolve(config.root, config.trust.metadataDir), log);
+  const bootstrap = options.bootstrap ?? true;
+  if (bootstrap) await importMetadataDir(trust, path.resolve(config.root, config.trust.metadataDir), log);
 
   let demo: DemoSp | undefined;
   if (config.demo.enabled) {
@@ -95,11 +102,11 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
       keysDir: path.resolve(config.root, config.keys.dir),
       log,
     });
-    await trust.upsert(demo.metadataXml, {}, 'demo');
+    if (bootstrap) await trust.upsert(demo.metadataXml, {}, 'demo');
   }
 
   const citizens = new CitizenRepository(ds);
-  if (config.demo.seedCitizen && !(await citizens.findByDni(DEMO_CITIZEN.dni))) {
+  if (bootstrap && config.demo.seedCitizen && !(await citizens.findByDni(DEMO_CITIZEN.dni))) {
     await citizens.create(DEMO_CITIZEN);
     log.warn({ event: 'demo.citizen.seeded' }, 'seeded the demo citizen (development only)');
   }

@@ -1,4 +1,5 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { randomIdBytes } from '../random';
 import type { AuthnResult } from '../authn/types';
 import { CLAVE, EIDAS_ATTR } from '../saml/constants';
 import type { AttributeValueOut, RequestedAttribute } from '../saml/types';
@@ -55,5 +56,5 @@ export function pairwiseId(secret: string, spEntityId: string, dni: string): str
 }
 
 export function transientId(): string {
-  return `_${randomBytes(20).toString('hex')}`;
+  return `_${randomIdBytes(20).toString('hex')}`;
 }

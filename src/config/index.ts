@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 
 import { ConfigError } from '../errors';
@@ -7,7 +8,9 @@ import { configSchema, type RawConfig } from './schema';
 export type { RawConfig } from './schema';
 
 /** The validated configuration plus values derived from it. */
-export interface Config extends RawConfig {
+export interface Config extends Omit<RawConfig, 'workers'> {
+  /** Broker processes ("auto" resolved to the number of cores). */
+  workers: number;
   baseUrl: string;
   entityId: string;
   ssoUrls: { redirect: string; post: string };
@@ -53,6 +56,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Json {
   };
   if (env.PORT !== undefined) set('port', env.PORT);
   if (env.HOST) set('host', env.HOST);
+  if (env.WORKERS) set('workers', env.WORKERS === 'auto' ? 'auto' : env.WORKERS);
   if (env.OPERATOR_PORT !== undefined) set('operator.port', env.OPERATOR_PORT);
   if (env.OPERATOR_HOST) set('operator.host', env.OPERATOR_HOST);
   if (env.CERTIFICATE_PORT !== undefined) set('certificate.port', env.CERTIFICATE_PORT);
@@ -124,6 +128,7 @@ function derive(raw: RawConfig, root: string): Config {
   }
   return {
     ...raw,
+    workers: raw.workers === 'auto' ? availableParallelism() : raw.workers,
     baseUrl,
     entityId: raw.entityId ?? `${baseUrl}/metadata`,
     ssoUrls: { redirect: `${baseUrl}/saml/sso`, post: `${baseUrl}/saml/sso` },

@@ -17,6 +17,8 @@ export interface BrokerKeys {
   metadataSigning: SigningKey;
   /** Published in metadata ahead of a rollover; never used to sign yet. */
   nextSigningCertB64?: string;
+  /** Published in metadata (use="encryption") ahead of an encryption-key rollover. */
+  nextEncryptionCertB64?: string;
   encryption: SigningKey;
 }
 
@@ -45,6 +47,20 @@ function loadPair(dir: string, name: string, generate: boolean, log: Logger, cn:
   return { key, certPem, certB64: pemToB64(certPem) };
 }
 
+/** A certificate published in metadata ahead of a rollover (base64 DER), or undefined. */
+function nextCert(config: Config, key: 'nextSigningCertPath' | 'nextEncryptionCertPath'): string | undefined {
+  const configured = config.keys[key];
+  if (!configured) return undefined;
+  const file = path.resolve(config.root, configured);
+  try {
+    const pem = readFileSync(file, 'utf8');
+    new X509Certificate(pem);
+    return pemToB64(pem);
+  } catch (err) {
+    throw new ConfigError(`keys.${key}`, `a readable PEM certificate at ${file} (${(err as Error).message.split('\n')[0]})`);
+  }
+}
+
 /** Our signing and encryption keys, as KeyObjects parsed once (PERFORMANCE.md). */
 export function loadKeys(config: Config, log: Logger): BrokerKeys {
   const dir = path.resolve(config.root, config.keys.dir);
@@ -58,19 +74,9 @@ export function loadKeys(config: Config, log: Logger): BrokerKeys {
     `${new URL(config.baseUrl).hostname} SAML metadata signing`,
     3072,
   );
-  let nextSigningCertB64: string | undefined;
-  if (config.keys.nextSigningCertPath) {
-    const file = path.resolve(config.root, config.keys.nextSigningCertPath);
-    let pem: string;
-    try {
-      pem = readFileSync(file, 'utf8');
-      new X509Certificate(pem);
-    } catch (err) {
-      throw new ConfigError('keys.nextSigningCertPath', `a readable PEM certificate at ${file} (${(err as Error).message.split('\n')[0]})`);
-    }
-    nextSigningCertB64 = pemToB64(pem);
-  }
-  return { signing, metadataSigning, encryption, nextSigningCertB64 };
+  const nextSigningCertB64 = nextCert(config, 'nextSigningCertPath');
+  const nextEncryptionCertB64 = nextCert(config, 'nextEncryptionCertPath');
+  return { signing, metadataSigning, encryption, nextSigningCertB64, nextEncryptionCertB64 };
 }
 
 export interface Secrets {

@@ -39,6 +39,8 @@ export const configSchema = z
     env: z.enum(['development', 'production', 'test']),
     host: z.string().min(1),
     port: z.coerce.number().int().min(0).max(65535),
+    /** Broker processes on this machine: 1 (default), a number, or "auto" (one per core). More than 1 needs Redis and PostgreSQL. */
+    workers: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(64)]).default(1),
     /** The operator listener: /healthz, /readyz, /metrics (later the admin API). Never the citizen port. */
     operator: z
       .object({ host: z.string().min(1).default('127.0.0.1'), port: z.coerce.number().int().min(0).max(65535).default(9090) })
@@ -63,6 +65,8 @@ export const configSchema = z
         generateIfMissing: z.boolean(),
         /** Optional next signing certificate published in metadata ahead of a rollover. */
         nextSigningCertPath: z.string().optional(),
+        /** Optional next encryption certificate published in metadata ahead of an encryption-key rollover. */
+        nextEncryptionCertPath: z.string().optional(),
       })
       .strict(),
     secrets: z

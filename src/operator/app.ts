@@ -2,14 +2,46 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Services } from '../services';
 
+export interface Readiness {
+  ready: boolean;
+  store: boolean;
+  database: boolean;
+}
+
+/** What the operator endpoints report: one broker process, or (cluster.ts) every worker. */
+export interface OperatorSources {
+  readiness(): Promise<Readiness>;
+  metrics(): Promise<{ contentType: string; text: string }>;
+}
+
+/** Store and database answer? (The probe of /readyz.) */
+export async function readiness(s: Pick<Services, 'store' | 'ds'>): Promise<Readiness> {
+  const [store, database] = await Promise.all([
+    s.store.ping().catch(() => false),
+    s.ds.query('SELECT 1').then(
+      () => true,
+      () => false,
+    ),
+  ]);
+  return { ready: store && database, store, database };
+}
+
 /**
  * The operator listener (`operator.host`/`operator.port`, apart from the citizen listener):
  * liveness, readiness and metrics. None of it is reachable from the citizen-facing port, so
  * the trust-list size and process internals are not public.
  */
 export function createOperatorApp(s: Pick<Services, 'store' | 'ds' | 'metrics'>): Express {
+  return createOperatorAppFrom({
+    readiness: () => readiness(s),
+    metrics: async () => ({ contentType: s.metrics.registry.contentType, text: await s.metrics.registry.metrics() }),
+  });
+}
+
+export function createOperatorAppFrom(sources: OperatorSources): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.set('etag', false);
   app.use(helmet({ hsts: false }));
 
   /** Alive: the process answers. A load balancer restarts it when this fails. */
@@ -20,19 +52,14 @@ export function createOperatorApp(s: Pick<Services, 'store' | 'ds' | 'metrics'>)
 
   /** Ready: the store and the database answer. A load balancer stops sending logins while this fails. */
   app.get('/readyz', async (_req, res) => {
-    const [store, db] = await Promise.all([
-      s.store.ping().catch(() => false),
-      s.ds.query('SELECT 1').then(
-        () => true,
-        () => false,
-      ),
-    ]);
+    const r = await sources.readiness();
     res.setHeader('Cache-Control', 'no-store');
-    res.status(store && db ? 200 : 503).json({ status: store && db ? 'ready' : 'unavailable', store, database: db });
+    res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'unavailable', store: r.store, database: r.database });
   });
 
   app.get('/metrics', async (_req, res) => {
-    res.type(s.metrics.registry.contentType).send(await s.metrics.registry.metrics());
+    const m = await sources.metrics();
+    res.type(m.contentType).send(m.text);
   });
 
   app.use((_req, res) => {

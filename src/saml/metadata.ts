@@ -36,8 +36,8 @@ export interface IdpMetadataOptions {
   ssoUrls: { redirect: string; post: string };
   /** base64 DER, current first, then the next key being rolled in. */
   signingCerts: string[];
-  /** base64 DER. */
-  encryptionCert: string;
+  /** base64 DER, current first, then the next one during an encryption-key rollover. */
+  encryptionCerts: string[];
   validUntil: Date;
   cacheDurationSeconds?: number;
   loas: LoaUri[];
@@ -81,6 +81,7 @@ export async function buildIdpMetadata(
   opts: IdpMetadataOptions,
   signing: { key: SigningKey; algorithm: SignatureAlgorithmUri },
 ): Promise<string> {
+  if (opts.encryptionCerts.length === 0) throw new PasarelaError('ERR_METADATA_VALUE', 'metadata needs at least one encryption certificate');
   if (opts.signingCerts.length === 0) throw new PasarelaError('ERR_METADATA_VALUE', 'metadata needs at least one signing certificate');
   if (opts.loas.length === 0) throw new PasarelaError('ERR_METADATA_VALUE', 'metadata needs at least one LoA');
   const id = newSamlId();
@@ -114,13 +115,16 @@ export async function buildIdpMetadata(
     '</saml:Attribute></mdattr:EntityAttributes></md:Extensions>';
 
   tail += `<md:IDPSSODescriptor WantAuthnRequestsSigned="true" protocolSupportEnumeration="${SAML2_PROTOCOL}">`;
-  for (const c of opts.signingCerts) {
-    tail += `<md:KeyDescriptor use="signing">${keyInfo(certB64(c, 'signing certificate'))}</md:KeyDescriptor>`;
+  // A set: after the switch the next certificate is the current one until the operator retires the setting.
+  for (const c of new Set(opts.signingCerts.map((c) => certB64(c, 'signing certificate')))) {
+    tail += `<md:KeyDescriptor use="signing">${keyInfo(c)}</md:KeyDescriptor>`;
   }
-  tail +=
-    `<md:KeyDescriptor use="encryption">${keyInfo(certB64(opts.encryptionCert, 'encryption certificate'))}` +
-    `<md:EncryptionMethod Algorithm="${ENC_ALG.aes256gcm}"></md:EncryptionMethod>` +
-    `<md:EncryptionMethod Algorithm="${ENC_ALG.rsaOaepMgf1p}"></md:EncryptionMethod></md:KeyDescriptor>`;
+  for (const c of new Set(opts.encryptionCerts.map((c) => certB64(c, 'encryption certificate')))) {
+    tail +=
+      `<md:KeyDescriptor use="encryption">${keyInfo(c)}` +
+      `<md:EncryptionMethod Algorithm="${ENC_ALG.aes256gcm}"></md:EncryptionMethod>` +
+      `<md:EncryptionMethod Algorithm="${ENC_ALG.rsaOaepMgf1p}"></md:EncryptionMethod></md:KeyDescriptor>`;
+  }
   for (const f of opts.nameIdFormats) tail += `<md:NameIDFormat>${text(f, 'NameIDFormat')}</md:NameIDFormat>`;
   tail +=
     `<md:SingleSignOnService Binding="${BINDING.redirect}" Location="${attr(opts.ssoUrls.redirect, 'redirect SSO URL')}"></md:SingleSignOnService>` +

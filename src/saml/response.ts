@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomIdBytes } from '../random';
 import { PasarelaError } from '../errors';
 import { ATTRNAME_FORMAT_URI, CM_BEARER, CONSENT_OBTAINED, NAMEID_FORMAT, NS, STATUS } from './constants';
 import { encryptAssertion } from './encrypt';
@@ -53,7 +53,7 @@ const attr = (s: string, what: string): string => escapeAttr(checkChars(s, what)
 
 /** A fresh SAML ID: `_` + 32 random hex digits (128 bits). */
 export function newSamlId(): string {
-  return `_${randomBytes(16).toString('hex')}`;
+  return `_${randomIdBytes(16).toString('hex')}`;
 }
 
 /** Our one time format: UTC with milliseconds, `YYYY-MM-DDTHH:MM:SS.sssZ`. */

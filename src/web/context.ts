@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { randomIdBytes } from '../random';
 import type { NextFunction, Request, Response } from 'express';
 import { doubleCsrf } from 'csrf-csrf';
 import { pickLang, translator } from './i18n';
@@ -47,13 +48,14 @@ export function pageSetup(settings: WebSettings) {
       req.cookies = cookies;
       res.cookie(BROWSER_COOKIE, id, { ...cookieBase(settings.secureCookies), sameSite: 'lax' });
     }
-    const queryLang = typeof req.query.lang === 'string' ? req.query.lang : undefined;
+    // req.query parses the whole query string on every read (a Redirect SAMLRequest is kilobytes): only when it can hold lang.
+    const queryLang = req.url.includes('lang=') && typeof req.query.lang === 'string' ? req.query.lang : undefined;
     const lang = pickLang(queryLang, cookies[LANG_COOKIE], req.get('accept-language'));
     if (queryLang === lang && cookies[LANG_COOKIE] !== lang) {
       res.cookie(LANG_COOKIE, lang, { ...cookieBase(settings.secureCookies), sameSite: 'lax', maxAge: 365 * 86_400_000 });
     }
     res.locals.lang = lang;
-    res.locals.nonce = randomBytes(16).toString('base64');
+    res.locals.nonce = randomIdBytes(16).toString('base64');
     res.setHeader('Content-Language', lang);
     next();
   };

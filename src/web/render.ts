@@ -8,9 +8,21 @@ export interface WebDeps {
   secureCookies: boolean;
 }
 
+/** ACS URL -> origin (the CSP form-action); ACS URLs come from SP metadata, so the map stays small. */
+const origins = new Map<string, string>();
+function originOf(url: string): string {
+  let o = origins.get(url);
+  if (o === undefined) {
+    o = new URL(url).origin;
+    if (origins.size > 10_000) origins.clear();
+    origins.set(url, o);
+  }
+  return o;
+}
+
 /** The auto-POST page to an ACS (already validated against the SP's metadata by the caller). */
 export function renderPost(req: Request, res: Response, post: PostBack): void {
-  setCsp(res, new URL(post.acs).origin);
+  setCsp(res, originOf(post.acs));
   res.setHeader('Cache-Control', 'no-store');
   res.status(200).type('html').send(autoPostPage(pageContext(req, res), post));
 }

@@ -3,6 +3,7 @@ import type { PostBack } from '../broker/broker';
 import type { LoaLevel } from '../saml/constants';
 import { html, raw, type Raw } from './html';
 import type { Lang, MessageKey, Translate } from './i18n';
+import { INFO_PAGES, INFO_TEXT } from './info-text';
 
 export interface PageContext {
   lang: Lang;
@@ -35,10 +36,20 @@ export function layout(ctx: PageContext, title: string, body: Raw): string {
 <main id="main">
 ${body}
 </main>
+${infoFooter(ctx.lang)}
 </body>
 </html>
 `.value;
 }
+
+/** The footer every page carries: links to the information pages, in the page's language. */
+export function infoFooter(lang: Lang): Raw {
+  const t = INFO_TEXT[lang];
+  return html`<footer><nav aria-label="${t.footer}"><ul class="footer-links">${INFO_PAGES.map(
+    (p) => html`<li><a href="/info/${p}?lang=${lang}">${t[p].title}</a></li>`,
+  )}</ul></nav></footer>`;
+}
+
 
 /** The hidden `_csrf` field every citizen form carries (form contract). */
 export function csrfField(ctx: PageContext): Raw {
@@ -153,9 +164,15 @@ header{display:flex;justify-content:space-between;align-items:center;padding:.75
 .brand{font-weight:700;color:var(--accent)}main{max-width:40rem;margin:1.5rem auto;padding:0 1.25rem}
 .skip{position:absolute;left:-9999px}.skip:focus{left:1rem;top:1rem}
 ul.methods{list-style:none;padding:0}li.method{border:1px solid var(--line);border-radius:6px;padding:.75rem;margin:.5rem 0;display:grid;gap:.25rem}
-li.method.disabled{opacity:.75}button{font:inherit;padding:.5rem 1rem;border-radius:4px;border:1px solid var(--accent);background:var(--accent);color:#fff;cursor:pointer;text-align:left}
+li.method.disabled{background:#f7f7f7}button{font:inherit;padding:.5rem 1rem;border-radius:4px;border:1px solid var(--accent);background:var(--accent);color:#fff;cursor:pointer;text-align:left}
 button[disabled]{background:#eee;color:var(--muted);border-color:var(--line);cursor:not-allowed}button.secondary{background:#fff;color:var(--accent)}
 .desc,.hint{color:var(--muted)}.reason{color:#6b3100}.error{color:#a00;font-weight:600}.notice{background:#f3f0e6;padding:.5rem}
 label{display:block;font-weight:600}input{font:inherit;padding:.4rem;width:100%;max-width:22rem}
-:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}
+:focus-visible{outline:3px solid #0b0c0c;outline-offset:2px;box-shadow:0 0 0 6px #ffdd00}
+a{color:#1a4f9c}a.button{display:inline-block;padding:.5rem 1rem;border-radius:4px;background:var(--accent);color:#fff;text-decoration:none;font-weight:600}
+.reference,.detail{overflow-wrap:anywhere}
+footer{max-width:40rem;margin:2rem auto 1rem;padding:1rem 1.25rem 0;border-top:1px solid var(--line);font-size:.9rem}
+ul.footer-links{list-style:none;padding:0;margin:0;display:flex;flex-wrap:wrap;gap:.25rem 1.25rem}
+.table-scroll{overflow-x:auto;max-width:100%}table.levels{border-collapse:collapse;width:100%}table.levels th,table.levels td{border:1px solid var(--line);padding:.35rem .5rem;text-align:left;vertical-align:top}
+table.levels caption{text-align:left;font-weight:600;padding:.25rem 0}
 `;

@@ -79,6 +79,33 @@ describe('/metadata signing key', () => {
     await next.services.close().catch(() => undefined);
   });
 
+  test('an encryption-key rollover publishes the next encryption certificate; a next signing certificate equal to the current one is listed once', async () => {
+    const nextDir = path.dirname(writeTemp('x', ''));
+    // A broker on an empty keys dir generates the operator's next key pairs there.
+    await startBroker({ store: await pair.makeStore(), ds: await pair.makeDataSource(), keysDir: nextDir });
+    const b = await startBroker({
+      store: await pair.makeStore(),
+      ds: await pair.makeDataSource(),
+      keysDir: broker.keysDir,
+      overrides: {
+        keys: {
+          dir: broker.keysDir,
+          generateIfMissing: true,
+          nextSigningCertPath: path.join(broker.keysDir, 'signing.crt'),
+          nextEncryptionCertPath: path.join(nextDir, 'encryption.crt'),
+        },
+      },
+    });
+    const md = (await request(b.app).get('/metadata').expect(200)).text;
+    expect(signingCertsIn(md)).toEqual([pemToB64(certPem(broker.keysDir, 'signing'))]);
+    const idp = childElements(parseXml(md).documentElement).find((e) => e.localName === 'IDPSSODescriptor')!;
+    const enc = childElements(idp)
+      .filter((e) => e.localName === 'KeyDescriptor' && e.getAttribute('use') === 'encryption')
+      .map((kd) => kd.getElementsByTagNameNS(NS.ds, 'X509Certificate').item(0)!.textContent!.trim());
+    expect(enc).toEqual([pemToB64(certPem(broker.keysDir, 'encryption')), pemToB64(certPem(nextDir, 'encryption'))]);
+    expect((await xmlsecVerify(md, { certPem: certPem(broker.keysDir, 'metadata-signing'), node: 'metadata' })).ok).toBe(true);
+  });
+
   test('a bad keys.nextSigningCertPath stops the start naming the key', async () => {
     await expect(
       startBroker({

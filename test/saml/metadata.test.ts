@@ -26,7 +26,7 @@ function options(over: Partial<IdpMetadataOptions> = {}): IdpMetadataOptions {
     entityId: 'https://pasarela.example.es/metadata',
     ssoUrls: { redirect: 'https://pasarela.example.es/saml/sso?binding=redirect&x=1', post: 'https://pasarela.example.es/saml/sso' },
     signingCerts: [current.certB64, next.certB64],
-    encryptionCert: enc.certB64,
+    encryptionCerts: [enc.certB64],
     validUntil: new Date('2030-01-01T00:00:00.000Z'),
     cacheDurationSeconds: 3600,
     loas: [LOA.low, LOA.substantial, LOA.high],

@@ -52,7 +52,7 @@ describe.each([SIG_ALG.rsaSha256, SIG_ALG.rsaSha512])('samlsign, %s', (algorithm
         entityId: IDP,
         ssoUrls: { redirect: 'https://pasarela.example.es/saml/sso', post: 'https://pasarela.example.es/saml/sso' },
         signingCerts: [other.certB64],
-        encryptionCert: spEnc.certB64,
+        encryptionCerts: [spEnc.certB64],
         validUntil: new Date(Date.now() + 86_400_000),
         loas: [LOA.low, LOA.substantial, LOA.high],
         nameIdFormats: [NAMEID_FORMAT.persistent],

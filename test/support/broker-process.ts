@@ -68,6 +68,12 @@ export interface ProcessBroker {
   pid: number;
   stdout(): string;
   stderr(): string;
+  /**
+   * Stop the process and start it again on the same ports, files and keys (an operator's
+   * restart), with these extra environment variables and config keys (merged over the first
+   * start's). Resolves once the new process printed its banner.
+   */
+  restart(changes?: { env?: Record<string, string>; config?: Record<string, unknown> }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -150,23 +156,6 @@ export async function startProcessBroker(opts: ProcessBrokerOptions = {}): Promi
   while (ports.size < 3) ports.add(await freePort());
   const [port, certificatePort, operatorPort] = [...ports] as [number, number, number];
   const baseUrl = `http://127.0.0.1:${port}`;
-  writeFileSync(
-    configPath,
-    JSON.stringify(
-      deepMerge(
-        {
-          methods: { enabled: opts.methods ?? ['pin', 'permanente'] },
-          certificate: { port: certificatePort },
-          notify: { outboxPath },
-          trust: { metadataDir },
-        },
-        opts.config ?? {},
-      ),
-      null,
-      2,
-    ),
-  );
-
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of SCRUBBED_ENV) delete env[k];
   Object.assign(env, {
@@ -182,19 +171,34 @@ export async function startProcessBroker(opts: ProcessBrokerOptions = {}): Promi
     ...(opts.env ?? {}),
   });
 
-  const child: ChildProcess = spawn(process.execPath, ['--enable-source-maps', MAIN_JS], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let configOverrides: Record<string, unknown> = opts.config ?? {};
+  const writeConfig = () =>
+    writeFileSync(
+      configPath,
+      JSON.stringify(
+        deepMerge(
+          {
+            methods: { enabled: opts.methods ?? ['pin', 'permanente'] },
+            certificate: { port: certificatePort },
+            notify: { outboxPath },
+            trust: { metadataDir },
+          },
+          configOverrides,
+        ),
+        null,
+        2,
+      ),
+    );
+  writeConfig();
+  let child!: ChildProcess;
   let out = '';
   let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  let exited!: Promise<number | null>;
   // Never outlive the test process (a crashed or killed jest worker).
   const orphanGuard = (): void => {
     child.kill('SIGKILL');
   };
-  process.once('exit', orphanGuard);
-
-  const stop = async (): Promise<void> => {
+  const kill = async (): Promise<void> => {
     process.off('exit', orphanGuard);
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
@@ -202,31 +206,53 @@ export async function startProcessBroker(opts: ProcessBrokerOptions = {}): Promi
       await exited;
       clearTimeout(timer);
     }
+  };
+  const stop = async (): Promise<void> => {
+    await kill();
     rmSync(dir, { recursive: true, force: true });
   };
-
-  const timeoutMs = opts.startTimeoutMs ?? 20_000;
-  const started = await new Promise<'up' | 'exit' | 'timeout'>((resolve) => {
-    const timer = setTimeout(() => resolve('timeout'), timeoutMs);
-    const onData = () => {
-      if (out.includes(BANNER)) {
+  const launch = async (): Promise<void> => {
+    child = spawn(process.execPath, ['--enable-source-maps', MAIN_JS], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    out = '';
+    err = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const me = child;
+    exited = new Promise<number | null>((resolve) => me.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+    process.once('exit', orphanGuard);
+    const timeoutMs = opts.startTimeoutMs ?? 20_000;
+    const started = await new Promise<'up' | 'exit' | 'timeout'>((resolve) => {
+      const timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      const onData = () => {
+        if (out.includes(BANNER)) {
+          clearTimeout(timer);
+          me.stdout!.off('data', onData);
+          resolve('up');
+        }
+      };
+      me.stdout!.on('data', onData);
+      void exited.then(() => {
         clearTimeout(timer);
-        child.stdout!.off('data', onData);
-        resolve('up');
-      }
-    };
-    child.stdout!.on('data', onData);
-    void exited.then(() => {
-      clearTimeout(timer);
-      resolve(out.includes(BANNER) ? 'up' : 'exit');
+        resolve(out.includes(BANNER) ? 'up' : 'exit');
+      });
     });
-  });
-  if (started !== 'up') {
-    const why = started === 'exit' ? `exited with ${child.exitCode ?? child.signalCode}` : `printed no "${BANNER}" within ${timeoutMs} ms`;
-    const captured = `stderr:\n${err || '(empty)'}\nstdout:\n${out || '(empty)'}`;
-    await stop();
-    throw new Error(`the broker (node dist/main.js) ${why}\n${captured}`);
-  }
+    if (started !== 'up') {
+      const why = started === 'exit' ? `exited with ${me.exitCode ?? me.signalCode}` : `printed no "${BANNER}" within ${timeoutMs} ms`;
+      const captured = `stderr:\n${err || '(empty)'}\nstdout:\n${out || '(empty)'}`;
+      await stop();
+      throw new Error(`the broker (node dist/main.js) ${why}\n${captured}`);
+    }
+  };
+  await launch();
+  const restart = async (changes: { env?: Record<string, string>; config?: Record<string, unknown> } = {}): Promise<void> => {
+    await kill();
+    Object.assign(env, changes.env ?? {});
+    if (changes.config) {
+      configOverrides = deepMerge(configOverrides, changes.config);
+      writeConfig();
+    }
+    await launch();
+  };
 
   return {
     baseUrl,
@@ -244,9 +270,12 @@ export async function startProcessBroker(opts: ProcessBrokerOptions = {}): Promi
     sqlitePath,
     configPath,
     metadataSigningCertPath: metadataSigningCertPath(keysDir),
-    pid: child.pid!,
+    get pid() {
+      return child.pid!;
+    },
     stdout: () => out,
     stderr: () => err,
+    restart,
     stop,
   };
 }

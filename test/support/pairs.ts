@@ -227,3 +227,39 @@ export function describeEachPair(title: string, fn: (pair: StoragePair) => void)
     describe.skip.each(skip)(`${title} [%s]`, (_name, pair) => fn(pair));
   }
 }
+
+/**
+ * A suite that needs the production services themselves (Redis and PostgreSQL), e.g. several
+ * broker processes sharing them. Same rule as describeEachPair: missing services FAIL the suite,
+ * naming them; only PASARELA_SKIP_SERVICES=1 outside CI skips it, with a warning.
+ */
+export function describeWithProductionServices(title: string, fn: () => void): void {
+  const missing = missingServices(productionPair());
+  if (missing.length > 0 && process.env.PASARELA_SKIP_SERVICES === '1' && process.env.CI !== 'true') {
+    console.warn(`[pasarela tests] "${title}" SKIPPED: ${missing.join(', ')} unreachable (PASARELA_SKIP_SERVICES=1)`);
+    describe.skip(title, fn);
+    return;
+  }
+  describe(title, () => {
+    beforeAll(() => {
+      if (missing.length > 0) throw new Error(`this suite needs ${missing.join(' and ')}, which cannot be reached. Start it, or set PASARELA_SKIP_SERVICES=1 to skip locally.`);
+    });
+    fn();
+  });
+}
+
+/** A fresh PostgreSQL database of its own (for broker processes, which take a URL); dropped by the returned function. */
+export async function freshPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const { DataSource } = await import('typeorm');
+  const name = `pasarela_t_${unique()}`.toLowerCase();
+  const admin = await new DataSource({ type: 'postgres', url: TEST_DATABASE_URL }).initialize();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = Object.assign(new URL(TEST_DATABASE_URL), { pathname: `/${name}` }).toString();
+  return {
+    url,
+    drop: async () => {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.destroy();
+    },
+  };
+}

@@ -28,7 +28,7 @@ export function metadataRouter(deps: MetadataDeps): Router {
           entityId: deps.entityId,
           ssoUrls: deps.ssoUrls,
           signingCerts: [deps.keys.signing.certB64, ...(deps.keys.nextSigningCertB64 ? [deps.keys.nextSigningCertB64] : [])],
-          encryptionCert: deps.keys.encryption.certB64,
+          encryptionCerts: [deps.keys.encryption.certB64, ...(deps.keys.nextEncryptionCertB64 ? [deps.keys.nextEncryptionCertB64] : [])],
           validUntil: new Date(t + validityMs),
           cacheDurationSeconds: 3600,
           loas: deps.supportedLoas.map((l) => LOA[l]),

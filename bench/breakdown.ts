@@ -1,0 +1,217 @@
+/**
+ * npm run bench:breakdown — where the CPU of one SSO round trip goes, stage by stage, in one
+ * process, one request at a time (process.cpuUsage() over N iterations of each stage; it counts
+ * every thread, so signatures made on the libuv pool are in the stage that asks for them):
+ *   sign     two raw RSA-2048 signatures (the floor)
+ *   intake   receiveAuthnRequest: binding decode, parse, structure, trust, signature, checks
+ *   respond  Broker.start with the SSO session reused: store lookups, assertion, two signatures
+ *   page     the auto-POST page (HTML, escaping)
+ *   http     a whole round trip through the express app over loopback (supertest-free: node:http)
+ * `http − (intake + respond + page)` is the web stack: express, logging, headers, sockets.
+ * For both bindings. Figures for docs/ARCHITECTURE.md ("Where the CPU of an SSO goes").
+ */
+import 'reflect-metadata';
+import { constants, sign as rawSign, type KeyObject } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { generateServiceProviderMetadata } from '@node-saml/node-saml';
+import cookieParser from 'cookie-parser';
+import express from 'express';
+import { createApp } from '../src/app';
+import { pageSetup } from '../src/web/context';
+import { samlRouter } from '../src/web/routes/saml';
+import { loadConfig } from '../src/config';
+import { CitizenRepository } from '../src/citizens/repository';
+import { dniCheckLetter } from '../src/citizens/nif';
+import { receiveAuthnRequest } from '../src/saml/request';
+import { buildServices } from '../src/services';
+import { MemoryStore } from '../src/store/memory';
+import { autoPostPage } from '../src/web/views';
+import { translator } from '../src/web/i18n';
+import { rsaSigner } from '../test/support/sp-requests';
+import { Browser, hidden, ROOT, SP_ACS, SP_ENTITY, signedPostBody, signedRequestPath } from './lib';
+
+const N = Number(process.env.BENCH_BREAKDOWN_N ?? 400);
+
+function cpuMs<T>(fn: () => T): { ms: number; result: T } {
+  const c0 = process.cpuUsage();
+  const result = fn();
+  const c = process.cpuUsage(c0);
+  return { ms: (c.user + c.system) / 1000, result };
+}
+async function cpuMsAsync(fn: () => Promise<unknown>): Promise<number> {
+  const c0 = process.cpuUsage();
+  await fn();
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1000;
+}
+
+async function main(): Promise<void> {
+  const home = mkdtempSync(path.join(tmpdir(), 'pasarela-breakdown-'));
+  const sp = rsaSigner('breakdown SP');
+  mkdirSync(path.join(home, 'sps'));
+  writeFileSync(
+    path.join(home, 'sps', 'bench.xml'),
+    generateServiceProviderMetadata({ issuer: SP_ENTITY, callbackUrl: SP_ACS, publicCerts: sp.certPem, privateKey: sp.key.export({ type: 'pkcs8', format: 'pem' }).toString(), wantAssertionsSigned: true }),
+  );
+  const config = loadConfig({
+    root: ROOT,
+    env: {},
+    overrides: {
+      keys: { dir: path.join(home, 'certs'), generateIfMissing: true },
+      secrets: { pairwise: 'p'.repeat(40), csrf: 'c'.repeat(40) },
+      database: { sqlitePath: path.join(home, 'db.sqlite') },
+      trust: { metadataDir: path.join(home, 'sps') },
+      demo: { enabled: false, seedCitizen: false },
+      methods: { enabled: ['pin', 'permanente'] },
+      notify: { outboxPath: path.join(home, 'outbox.jsonl') },
+      log: { level: 'warn' },
+      saml: { transactionLimits: { perAddress: { max: 1e9, windowSeconds: 60 }, perSp: { max: 1e9, windowSeconds: 60 } } },
+    },
+  });
+  const services = await buildServices(config, pino({ level: 'warn' }, pino.destination('/dev/null')), { store: new MemoryStore() });
+  const dni = `40000000${dniCheckLetter('40000000')}`;
+  await new CitizenRepository(services.ds).create({ dni, password: 'Bench-Login-2026!', givenName: 'Carmen', firstSurname: 'Vidal', dateOfBirth: '1980-01-01', mobile: '+34611000000', registrationLevel: 'advanced' });
+  const app = createApp(services);
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // The same SSO route with only what it needs around it (cookies, page setup): the rest of the app's middleware is the difference.
+  const bare = express();
+  bare.set('etag', false);
+  bare.use(cookieParser());
+  bare.use(pageSetup({ secureCookies: false, csrfSecret: services.secrets.csrf }));
+  bare.use((req, _res, next) => {
+    (req as unknown as { log: unknown }).log = pino({ level: 'silent' });
+    next();
+  });
+  bare.use(
+    samlRouter({
+      broker: services.broker,
+      trust: services.trust,
+      store: services.store,
+      ssoUrls: config.ssoUrls,
+      clockSkewSeconds: config.saml.clockSkewSeconds,
+      maxRequestAgeSeconds: config.saml.maxRequestAgeSeconds,
+      sessionCookieName: config.session.cookieName,
+      secureCookies: false,
+    }),
+  );
+  const bareServer = bare.listen(0, '127.0.0.1');
+  await new Promise((r) => bareServer.once('listening', r));
+  const bareBase = `http://127.0.0.1:${(bareServer.address() as AddressInfo).port}`;
+  // The broker checks Destination against its own URL: build requests for config.baseUrl.
+  const dest = config.ssoUrls.redirect;
+
+  // An SSO session.
+  const browser = new Browser(base);
+  const first = await browser.go(await signedRequestPath(dest, sp.key, 'low'));
+  const chooserUrl = first.headers.get('location')!;
+  const chooser = await (await browser.go(chooserUrl)).text();
+  const methodUrl = (await browser.post(chooserUrl, { _csrf: hidden(chooser, '_csrf'), method: 'permanente' })).headers.get('location')!;
+  const form = await (await browser.go(methodUrl)).text();
+  hidden(await (await browser.post(methodUrl, { _csrf: hidden(form, '_csrf'), username: dni, password: 'Bench-Login-2026!' })).text(), 'SAMLResponse');
+  const sessionId = /pasarela_sso=([^;]+)/.exec(browser.cookies.header())![1]!;
+
+  const signKey: KeyObject = services.keys.signing.key;
+  const data = Buffer.alloc(700, 7);
+  const signMs = cpuMs(() => {
+    for (let i = 0; i < N; i++) {
+      rawSign('sha256', data, { key: signKey, padding: constants.RSA_PKCS1_PADDING });
+      rawSign('sha256', data, signKey);
+    }
+  }).ms / N;
+
+  const rows: string[] = [];
+  for (const binding of ['redirect', 'post'] as const) {
+    const messages: string[] = [];
+    while (messages.length < 3 * N) messages.push(...(await Promise.all(Array.from({ length: 50 }, () => (binding === 'post' ? signedPostBody(dest, sp, 'low') : signedRequestPath(dest, sp.key, 'low'))))));
+    const asMsg = (m: string) =>
+      binding === 'redirect' ? { binding, rawQuery: m.slice(m.indexOf('?') + 1) } : { binding, form: Object.fromEntries(new URLSearchParams(m)) };
+    const opts = () => ({
+      trust: services.trust,
+      replay: (key: string, ttl: number) => services.store.setIfAbsent(`replay:${key}`, '1', ttl),
+      now: new Date(),
+      clockSkewSeconds: config.saml.clockSkewSeconds,
+      maxRequestAgeSeconds: config.saml.maxRequestAgeSeconds,
+      ssoUrls: config.ssoUrls,
+    });
+    // intake
+    const intakeMsgs = messages.slice(0, N);
+    const received: Array<Awaited<ReturnType<typeof receiveAuthnRequest>>> = [];
+    const intake = await cpuMsAsync(async () => {
+      for (const m of intakeMsgs) received.push(await receiveAuthnRequest(asMsg(m) as never, opts()));
+    });
+    if (!received.every((r) => r.ok)) throw new Error('intake refused a request');
+    // respond
+    const posts: Array<{ acs: string; samlResponse: string; relayState?: string }> = [];
+    const respond = await cpuMsAsync(async () => {
+      for (const r of received) {
+        if (!r.ok) continue;
+        const d = await services.broker.start(r.request, r.sp, sessionId, '127.0.0.1');
+        if (d.kind !== 'respond') throw new Error('no SSO reuse');
+        posts.push(d.post);
+      }
+    });
+    // page
+    const ctx = { lang: 'es' as const, t: translator('es'), path: '/saml/sso', nonce: 'bm9uY2Vub25jZW5vbmNl' };
+    const page = cpuMs(() => {
+      for (const p of posts) autoPostPage(ctx, p);
+    }).ms;
+    // http: whole round trips, one at a time, over loopback (the full app, then the bare route)
+    const cookie = browser.cookies.header();
+    const roundTrips = (target: string, msgs: string[]) =>
+      cpuMsAsync(async () => {
+        for (const m of msgs) {
+          await new Promise<void>((resolve, reject) => {
+            const body = binding === 'post' ? m : undefined;
+            const req = httpRequest(
+              `${target}${binding === 'post' ? '/saml/sso' : m}`,
+              { method: binding === 'post' ? 'POST' : 'GET', headers: { cookie, ...(body ? { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } : {}) } },
+              (res) => {
+                let len = 0;
+                res.on('data', (c: Buffer) => (len += c.length));
+                res.on('end', () => (res.statusCode === 200 && len > 1000 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+              },
+            );
+            req.on('error', reject);
+            req.end(body);
+          });
+        }
+      });
+    const http = await roundTrips(base, messages.slice(N, 2 * N));
+    const bareHttp = await roundTrips(bareBase, messages.slice(2 * N, 3 * N));
+    // The client side of the loopback round trip runs in this process too: measure it alone against a trivial server and subtract it.
+    const f = (x: number) => (x / N).toFixed(3).padStart(7);
+    rows.push(
+      `  ${binding.padEnd(9)} sign ${(signMs).toFixed(3)}   intake ${f(intake)}   respond ${f(respond)}   page ${f(page)}   http round trip ${f(http)}   ` +
+        `web stack + client ≈ ${f(http - intake - respond - page)}   bare route round trip ${f(bareHttp)} (the app's other middleware ≈ ${f(http - bareHttp)})`,
+    );
+  }
+  // The HTTP client's own CPU (this process also runs it): a round trip to a server that answers at once.
+  const { createServer } = await import('node:http');
+  const trivial = createServer((_q, s) => s.end('x'.repeat(12_000))).listen(0, '127.0.0.1');
+  await new Promise((r) => trivial.once('listening', r));
+  const tbase = `http://127.0.0.1:${(trivial.address() as AddressInfo).port}`;
+  const client = await cpuMsAsync(async () => {
+    for (let i = 0; i < N; i++) {
+      await new Promise<void>((resolve) => httpRequest(`${tbase}/saml/sso?SAMLRequest=${'x'.repeat(1500)}`, (res) => res.resume().on('end', resolve)).end());
+    }
+  });
+  trivial.close();
+  console.log(`CPU ms per SSO, ${N} sequential iterations each, one process (Node ${process.version}):`);
+  for (const r of rows) console.log(r);
+  console.log(`  a bare node:http round trip of the same size (client + trivial server): ${(client / N).toFixed(3)} ms — part of "web stack + client"`);
+  server.close();
+  bareServer.close();
+  await services.close();
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

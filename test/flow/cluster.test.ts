@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { REPO_ROOT, startProcessBroker, type ProcessBroker } from '../support/broker-process';
+import { HttpCitizen } from '../support/http-citizen';
+import { describeWithProductionServices, freshPostgresDatabase, TEST_REDIS_URL } from '../support/pairs';
+
+/**
+ * WORKERS=N: one primary and N broker workers on the same ports, sharing Redis and PostgreSQL
+ * (issue: use every core). Started as `npm start` starts it, with the environment an operator sets.
+ */
+describeWithProductionServices('several worker processes on one machine', () => {
+  let broker: ProcessBroker;
+  let db: { url: string; drop: () => Promise<void> };
+
+  beforeAll(async () => {
+    db = await freshPostgresDatabase();
+    broker = await startProcessBroker({
+      env: { WORKERS: '2', REDIS_URL: TEST_REDIS_URL, DATABASE_URL: db.url },
+      config: { store: { keyPrefix: `pasarela-cluster-${randomBytes(4).toString('hex')}:` } },
+      startTimeoutMs: 60_000,
+    });
+  }, 90_000);
+  afterAll(async () => {
+    await broker?.stop();
+    await db?.drop();
+  });
+
+  const metric = async (name: RegExp): Promise<number> => {
+    const text = await (await fetch(`${broker.operatorUrl}/metrics`)).text();
+    let n = 0;
+    for (const m of text.matchAll(new RegExp(`^${name.source}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))) n += Number(m[1]);
+    return n;
+  };
+
+  test('the banner says so; logins work, and an SSO session made through one worker is reused through any', async () => {
+    expect(broker.stdout()).toContain('2 worker processes');
+    const citizen = new HttpCitizen({ outboxPath: broker.outboxPath });
+    const first = await citizen.get((await citizen.get(`${broker.baseUrl}/demo/login?loa=low`)).location!);
+    const out = await citizen.signIn(first);
+    expect((await citizen.post(out.action, out.fields)).text).toContain('<td>ES/ES/12345678Z</td>');
+    // Ten more round trips: round-robin spreads them over both workers; each must find the session in Redis.
+    for (let i = 0; i < 10; i++) {
+      const again = await citizen.get((await citizen.get(`${broker.baseUrl}/demo/login?loa=low`)).location!);
+      expect(again.status).toBe(200);
+      expect(again.text).toContain('name="SAMLResponse"');
+    }
+  });
+
+  test('/readyz asks every worker; /metrics sums the workers and adds the primary', async () => {
+    const ready = await fetch(`${broker.operatorUrl}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready', store: true, database: true });
+    const before = await metric(/pasarela_http_request_duration_seconds_count/);
+    for (let i = 0; i < 6; i++) expect((await fetch(`${broker.baseUrl}/metadata`)).status).toBe(200);
+    expect((await metric(/pasarela_http_request_duration_seconds_count/)) - before).toBe(6);
+    expect(await metric(/pasarela_process_cpu_seconds_total/)).toBeGreaterThan(0);
+    expect(await metric(/pasarela_primary_process_cpu_seconds_total/)).toBeGreaterThan(0);
+  });
+});
+
+test('more than one worker without Redis and PostgreSQL stops the start, naming what is missing', () => {
+  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/main.js')], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, WORKERS: '2', REDIS_URL: '', DATABASE_URL: '', PORT: '0', LOG_LEVEL: 'silent' },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  expect(r.status).toBe(2);
+  expect(r.stderr).toContain('configuration key "workers": REDIS_URL and DATABASE_URL when more than one worker runs');
+});
