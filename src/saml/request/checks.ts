@@ -5,6 +5,7 @@ import { CLAVE, NAMEID_FORMAT, RELEASABLE_ATTRIBUTES, STATUS, type Comparison, t
 import { isKnownLoa, levelUri, satisfiableWithin } from '../loa';
 import type { AcsEndpoint, AuthnRequest, MethodId, RequestedAttribute } from '../types';
 import type { ParsedAuthnRequest } from './structure';
+import { traced } from './trace';
 import type { ReceiveAuthnRequestOptions } from './types';
 
 /** Checks on a request from a trusted SP with a valid ACS: their failures are answered to that ACS. */
@@ -33,52 +34,72 @@ export function checkTrustedRequest(
   acs: AcsEndpoint,
   opts: ReceiveAuthnRequestOptions,
 ): AuthnRequest {
-  const first = p.deferred[0];
-  if (first) throw first;
+  const t = opts.trace;
+  // Each check in order; with a collecting tracer (the self-check) every one runs, the first failure still decides.
+  let failure: PasarelaError | undefined;
+  const run = <T>(check: string, fn: () => T, fallback: T): T => {
+    try {
+      return traced(t, check, fn);
+    } catch (err) {
+      if (!(err instanceof PasarelaError) || !t?.collect) throw err;
+      failure ??= err;
+      return fallback;
+    }
+  };
+
+  run('version-and-features', () => {
+    const first = p.deferred[0];
+    if (first) throw first;
+  }, undefined);
 
   const expectedDestination = opts.ssoUrls[decoded.binding];
-  if (p.destination === undefined) {
-    throw new PasarelaError(
-      'ERR_REQUEST_DESTINATION_MISSING',
-      `AuthnRequest has no Destination attribute; it must be "${expectedDestination}".`,
-      { status: STATUS.requester, subStatus: STATUS.requestDenied },
-    );
-  }
-  if (p.destination !== expectedDestination) {
-    throw new PasarelaError(
-      'ERR_REQUEST_DESTINATION',
-      `AuthnRequest Destination "${p.destination}" is not this endpoint; expected "${expectedDestination}".`,
-      { status: STATUS.requester, subStatus: STATUS.requestDenied },
-    );
-  }
+  run('destination', () => {
+    if (p.destination === undefined) {
+      throw new PasarelaError(
+        'ERR_REQUEST_DESTINATION_MISSING',
+        `AuthnRequest has no Destination attribute; it must be "${expectedDestination}".`,
+        { status: STATUS.requester, subStatus: STATUS.requestDenied },
+      );
+    }
+    if (p.destination !== expectedDestination) {
+      throw new PasarelaError(
+        'ERR_REQUEST_DESTINATION',
+        `AuthnRequest Destination "${p.destination}" is not this endpoint; expected "${expectedDestination}".`,
+        { status: STATUS.requester, subStatus: STATUS.requestDenied },
+      );
+    }
+  }, undefined);
 
-  const now = opts.now.getTime();
-  const skewMs = opts.clockSkewSeconds * 1000;
-  const issued = p.issueInstant.getTime();
-  if (issued > now + skewMs) {
-    throw new PasarelaError(
-      'ERR_REQUEST_ISSUE_INSTANT_FUTURE',
-      `AuthnRequest IssueInstant ${p.issueInstant.toISOString()} is in the future (now ${opts.now.toISOString()}, ${opts.clockSkewSeconds} s skew allowed); check the SP clock.`,
-      { status: STATUS.requester, subStatus: STATUS.requestDenied },
-    );
-  }
-  if (issued < now - opts.maxRequestAgeSeconds * 1000 - skewMs) {
-    throw new PasarelaError(
-      'ERR_REQUEST_EXPIRED',
-      `AuthnRequest IssueInstant ${p.issueInstant.toISOString()} is older than ${opts.maxRequestAgeSeconds} s (now ${opts.now.toISOString()}); send a fresh request.`,
-      { status: STATUS.requester, subStatus: STATUS.requestDenied },
-    );
-  }
+  run('issue-instant', () => {
+    const now = opts.now.getTime();
+    const skewMs = opts.clockSkewSeconds * 1000;
+    const issued = p.issueInstant.getTime();
+    if (issued > now + skewMs) {
+      throw new PasarelaError(
+        'ERR_REQUEST_ISSUE_INSTANT_FUTURE',
+        `AuthnRequest IssueInstant ${p.issueInstant.toISOString()} is in the future (now ${opts.now.toISOString()}, ${opts.clockSkewSeconds} s skew allowed); check the SP clock.`,
+        { status: STATUS.requester, subStatus: STATUS.requestDenied },
+      );
+    }
+    if (issued < now - opts.maxRequestAgeSeconds * 1000 - skewMs) {
+      throw new PasarelaError(
+        'ERR_REQUEST_EXPIRED',
+        `AuthnRequest IssueInstant ${p.issueInstant.toISOString()} is older than ${opts.maxRequestAgeSeconds} s (now ${opts.now.toISOString()}); send a fresh request.`,
+        { status: STATUS.requester, subStatus: STATUS.requestDenied },
+      );
+    }
+  }, undefined);
 
-  const { nameIdFormat, allowCreate } = resolveNameIdPolicy(p, sp);
-  const requestedLoa = resolveRequestedLoa(p, sp);
-  const attrs = classifyAttributes(p.attributes, sp);
+  const { nameIdFormat, allowCreate } = run('nameid-policy', () => resolveNameIdPolicy(p, sp), { nameIdFormat: 'unspecified' as NameIdFormatName, allowCreate: true });
+  const requestedLoa = run('level-of-assurance', () => resolveRequestedLoa(p, sp), { comparison: 'minimum' as Comparison, classRefs: [] as LoaUri[] });
+  const attrs = run('requested-attributes', () => classifyAttributes(p.attributes, sp), { requestedAttributes: [] as RequestedAttribute[], excludedMethods: [] as MethodId[] });
+  if (failure) throw failure;
 
   return {
     id: p.id,
     issuer: p.issuer,
     issueInstant: p.issueInstant,
-    destination: p.destination,
+    destination: p.destination!, // the destination check threw otherwise
     binding: decoded.binding,
     acs,
     ...(p.providerName !== undefined ? { providerName: p.providerName } : {}),

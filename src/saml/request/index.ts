@@ -12,6 +12,7 @@ import { unsigned } from './signature';
 import { verifyPostSignature } from './signature-post';
 import { verifyRedirectSignature } from './signature-redirect';
 import { readAuthnRequest, type ParsedAuthnRequest } from './structure';
+import { traced } from './trace';
 import { lookupServiceProvider, readIssuerForLookup } from './trust';
 import type { InboundAuthnRequestMessage, ReceiveAuthnRequestOptions, ReceiveAuthnRequestResult } from './types';
 
@@ -38,6 +39,7 @@ export { CLAVE_EXCLUSION_ATTRIBUTES, SUPPORTED_ATTRIBUTES } from './checks';
 export { REQUEST_TEXT_LIMITS } from './limits';
 export { parseSamlInstant } from './structure';
 export type {
+  IntakeCheck,
   InboundAuthnRequestMessage,
   ReceiveAuthnRequestOptions,
   ReceiveAuthnRequestResult,
@@ -50,46 +52,30 @@ export async function receiveAuthnRequest(
   msg: InboundAuthnRequestMessage,
   opts: ReceiveAuthnRequestOptions,
 ): Promise<ReceiveAuthnRequestResult> {
+  const t = opts.trace;
   // Stage 1: nothing is trusted yet. Failures here go to an error page, never to the SP.
   let decoded: DecodedRedirect | DecodedPost;
   let sp: ServiceProvider;
   let parsed: ParsedAuthnRequest;
   let acs: AcsEndpoint;
   try {
-    decoded = msg.binding === 'redirect' ? decodeRedirect(msg.rawQuery, opts.limits) : decodePost(msg.form, opts.limits);
-    const root = requestRoot(parseXml(decoded.xml, { maxBytes: opts.limits?.maxXmlBytes }));
-    const scan = scanDocument(root);
+    decoded = traced(t, 'binding', () => (msg.binding === 'redirect' ? decodeRedirect(msg.rawQuery, opts.limits) : decodePost(msg.form, opts.limits)));
+    const d = decoded;
+    const root = traced(t, 'xml', () => requestRoot(parseXml(d.xml, { maxBytes: opts.limits?.maxXmlBytes })));
+    const scan = traced(t, 'document', () => scanDocument(root));
     const signatures = scan.signatures;
-    const issuer = readIssuerForLookup(root);
-    sp = lookupServiceProvider(opts.trust, issuer);
+    const issuer = traced(t, 'issuer', () => readIssuerForLookup(root));
+    sp = traced(t, 'trust-list', () => lookupServiceProvider(opts.trust, issuer));
+    const trusted = sp;
     const signatureRequired = sp.policy.requireSignedRequests || sp.authnRequestsSigned;
-    if (decoded.binding === 'redirect') {
-      if (signatures.length > 0) {
-        throw new PasarelaError(
-          'ERR_REQUEST_REDIRECT_ENVELOPED_SIGNATURE',
-          'An HTTP-Redirect AuthnRequest must not contain a ds:Signature; sign the query string (SigAlg and Signature parameters) instead.',
-        );
-      }
-      if (decoded.signature) verifyRedirectSignature(decoded.signature, sp);
-      else if (signatureRequired) throw unsigned(sp, 'redirect');
-    } else {
-      if (signatures.length > 1) {
-        throw new PasarelaError(
-          'ERR_REQUEST_SIGNATURE_COUNT',
-          `AuthnRequest contains ${signatures.length} ds:Signature elements; exactly one enveloped signature over the AuthnRequest is accepted.`,
-        );
-      }
-      const signature = signatures[0];
-      // On success the root is the signed node itself (Signature and unsigned comments removed).
-      if (signature) verifyPostSignature(root, signature, scan, sp);
-      else if (signatureRequired) throw unsigned(sp, 'post');
-    }
-    parsed = readAuthnRequest(root);
+    traced(t, 'signature', () => verifySignatureOf(d, root, signatures, scan, trusted, signatureRequired));
+    parsed = traced(t, 'structure', () => readAuthnRequest(root));
     if (parsed.issuer !== issuer) {
       // Cannot happen with an enveloped signature over the root; kept as a tripwire.
       throw new PasarelaError('ERR_REQUEST_SIGNED_ISSUER_MISMATCH', 'The signed AuthnRequest names a different Issuer than the received one.');
     }
-    acs = selectAcs(sp.acs, parsed);
+    const p = parsed;
+    acs = traced(t, 'acs', () => selectAcs(trusted.acs, p));
   } catch (err) {
     if (err instanceof PasarelaError) return { ok: false, failure: toFailure(err) };
     throw err;
@@ -107,17 +93,51 @@ export async function receiveAuthnRequest(
     // Replay last: a request refused for another reason must not burn its ID.
     const ttlMs = (opts.maxRequestAgeSeconds + 2 * opts.clockSkewSeconds) * 1000;
     const first = await opts.replay(`req:${parsed.issuer}:${parsed.id}`, ttlMs);
-    if (!first) {
-      throw new PasarelaError(
-        'ERR_REQUEST_REPLAY',
-        `AuthnRequest ID "${parsed.id}" was already received; every AuthnRequest needs a fresh ID.`,
-        { status: STATUS.requester, subStatus: STATUS.requestDenied },
-      );
-    }
+    const id = parsed.id;
+    traced(t, 'replay', () => {
+      if (!first) {
+        throw new PasarelaError('ERR_REQUEST_REPLAY', `AuthnRequest ID "${id}" was already received; every AuthnRequest needs a fresh ID.`, {
+          status: STATUS.requester,
+          subStatus: STATUS.requestDenied,
+        });
+      }
+    });
     return { ok: true, request, sp };
   } catch (err) {
     if (err instanceof PasarelaError) return { ok: false, failure: { ...toFailure(err), respondTo } };
     throw err;
+  }
+}
+
+/** The binding's signature: over the raw query octets (Redirect) or enveloped on this DOM (POST); only metadata keys verify. */
+function verifySignatureOf(
+  decoded: DecodedRedirect | DecodedPost,
+  root: Element,
+  signatures: Element[],
+  scan: ReturnType<typeof scanDocument>,
+  sp: ServiceProvider,
+  signatureRequired: boolean,
+): void {
+  if (decoded.binding === 'redirect') {
+    if (signatures.length > 0) {
+      throw new PasarelaError(
+        'ERR_REQUEST_REDIRECT_ENVELOPED_SIGNATURE',
+        'An HTTP-Redirect AuthnRequest must not contain a ds:Signature; sign the query string (SigAlg and Signature parameters) instead.',
+      );
+    }
+    if (decoded.signature) verifyRedirectSignature(decoded.signature, sp);
+    else if (signatureRequired) throw unsigned(sp, 'redirect');
+  } else {
+    if (signatures.length > 1) {
+      throw new PasarelaError(
+        'ERR_REQUEST_SIGNATURE_COUNT',
+        `AuthnRequest contains ${signatures.length} ds:Signature elements; exactly one enveloped signature over the AuthnRequest is accepted.`,
+      );
+    }
+    const signature = signatures[0];
+    // On success the root is the signed node itself (Signature and unsigned comments removed).
+    if (signature) verifyPostSignature(root, signature, scan, sp);
+    else if (signatureRequired) throw unsigned(sp, 'post');
   }
 }
 

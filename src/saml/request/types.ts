@@ -14,6 +14,21 @@ export interface ReceiveAuthnRequestOptions {
   /** Our SSO endpoint per binding; an AuthnRequest's Destination must equal the one it arrived at. */
   ssoUrls: { redirect: string; post: string };
   limits?: BindingLimits;
+  /**
+   * Told the outcome of every named check as the pipeline runs (the onboarding self-check uses
+   * it; the SSO endpoint does not). With `collect`, the checks answered to the SP all run even
+   * after one fails, so that the report lists each; the result is still the first failure.
+   */
+  trace?: { step(check: IntakeCheck): void; collect?: boolean };
+}
+
+/** One named check of the intake and its outcome. */
+export interface IntakeCheck {
+  /** Stable name, e.g. `signature`, `destination`. */
+  check: string;
+  ok: boolean;
+  code?: string;
+  message?: string;
 }
 
 export type ReceiveAuthnRequestResult =

@@ -1,5 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { Broker } from '../../broker/broker';
+import { intakeOptions } from '../../broker/intake';
 import { receiveAuthnRequest, type ReceiveOptions } from '../../saml/request';
 import type { KeyValueStore } from '../../store/types';
 import type { TrustRegistry } from '../../trust/types';
@@ -19,15 +20,7 @@ export interface SamlRouteDeps extends WebDeps {
 /** /saml/sso: HTTP-Redirect (GET) and HTTP-POST. All checks live in saml/request; this only adapts HTTP. */
 export function samlRouter(deps: SamlRouteDeps): Router {
   const router = express.Router();
-  const now = deps.now ?? (() => new Date());
-  const receiveOptions = (): ReceiveOptions => ({
-    trust: deps.trust,
-    replay: (key, ttlMs) => deps.store.setIfAbsent(`replay:${key}`, '1', ttlMs),
-    now: now(),
-    clockSkewSeconds: deps.clockSkewSeconds,
-    maxRequestAgeSeconds: deps.maxRequestAgeSeconds,
-    ssoUrls: deps.ssoUrls,
-  });
+  const receiveOptions = (): ReceiveOptions => intakeOptions(deps);
 
   const handle = async (req: Request, res: Response, msg: Parameters<typeof receiveAuthnRequest>[0]): Promise<void> => {
     const received = await receiveAuthnRequest(msg, receiveOptions());
