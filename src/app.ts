@@ -7,6 +7,8 @@ import type { Services } from './services';
 import { createCsrf, pageSetup } from './web/context';
 import { createKit } from './web/kit';
 import { renderError } from './web/render';
+import { answerUnavailable } from './web/unavailable';
+import { unavailableBackend } from './faults';
 import { infoRouter } from './web/info';
 import { loginRouter } from './web/routes/login';
 import type { MethodId } from './saml/types';
@@ -101,6 +103,7 @@ export function createApp(s: Services): Express {
       sessionCookieName: config.session.cookieName,
       secureCookies: config.secureCookies,
       now: s.now,
+      metrics: s.metrics,
     }),
   );
 
@@ -147,6 +150,8 @@ export function createApp(s: Services): Express {
     if (e.type === 'entity.parse.failed' || e.type === 'parameters.too.many') {
       return renderError(req, res, 400, 'error.request', { message: 'the form body could not be read' });
     }
+    // Redis or PostgreSQL unreachable: 503 (and the SP's signed Responder error when its ACS is known).
+    if (unavailableBackend(err)) return answerUnavailable(s, req, res, err);
     if (e.code === 'ERR_STORE_FULL') {
       req.log.error({ event: 'store.full', err: e.message }, 'in-memory store full: write refused');
       if (res.headersSent) return;

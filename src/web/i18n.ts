@@ -115,6 +115,10 @@ const es = {
   'certificate.insufficient': 'Su certificado alcanza el nivel de seguridad {level}, pero este servicio pide {loa}. Identifíquese con su DNIe o elija otro método.',
   'certificate.handle_invalid': 'El resultado de la identificación con certificado ha caducado o ya se usó. Vuelva a intentarlo.',
   'certificate.other_browser': 'La identificación con certificado se empezó en otro navegador. Vuelva a intentarlo desde este.',
+  // Backing service (Redis, PostgreSQL) unreachable: web/render.ts renderUnavailable.
+  'error.unavailable': 'El servicio de identificación no está disponible en este momento por un problema técnico. Inténtelo de nuevo en unos minutos.',
+  'error.unavailable.return': 'Puede volver al servicio, que recibirá el aviso de que la identificación no se ha podido completar.',
+  'error.unavailable.button': 'Volver al servicio',
 } as const;
 
 export type MessageKey = keyof typeof es;
@@ -233,6 +237,9 @@ const en: Record<MessageKey, string> = {
   'certificate.insufficient': 'Your certificate reaches the {level} level of assurance, but this service requires {loa}. Identify yourself with your DNIe or choose another method.',
   'certificate.handle_invalid': 'The result of the certificate sign-in has expired or was already used. Please try again.',
   'certificate.other_browser': 'The certificate sign-in was started in another browser. Please try again from this one.',
+  'error.unavailable': 'The sign-in service is not available right now because of a technical problem. Please try again in a few minutes.',
+  'error.unavailable.return': 'You can return to the service, which will be told that the sign-in could not be completed.',
+  'error.unavailable.button': 'Return to the service',
 };
 
 const dictionaries: Record<Lang, Record<MessageKey, string>> = { es, en };

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import type { PostBack } from '../broker/broker';
 import type { MessageKey } from './i18n';
 import { pageContext, setCsp } from './context';
-import { autoPostPage, errorPage } from './views';
+import { autoPostPage, errorPage, unavailablePage } from './views';
 
 export interface WebDeps {
   secureCookies: boolean;
@@ -33,4 +33,13 @@ export function renderError(req: Request, res: Response, status: number, key: Me
   setCsp(res);
   res.setHeader('Cache-Control', 'no-store');
   res.status(status).type('html').send(errorPage(ctx, ctx.t(key, vars), String(req.id)));
+}
+
+/** 503: a backing service is down. With `post`, a button returns the signed Responder error to the (validated) ACS. */
+export function renderUnavailable(req: Request, res: Response, post?: PostBack, retryAfterSeconds = 30): void {
+  const ctx = pageContext(req, res);
+  setCsp(res, post ? originOf(post.acs) : undefined);
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Retry-After', String(retryAfterSeconds));
+  res.status(503).type('html').send(unavailablePage(ctx, String(req.id), post));
 }
