@@ -52,7 +52,14 @@ async function main(): Promise<void> {
   if (worker) process.send?.({ type: 'pasarela:listening' });
   else console.log(banner(config, services, operator!, certificateHost));
 
+  let draining = false;
+  // While draining, every answer closes its connection (keep-alive clients reconnect elsewhere).
+  server.on('request', (_req, res: import('node:http').ServerResponse) => {
+    if (draining) res.setHeader('Connection', 'close');
+  });
   const shutdown = (signal: string) => {
+    if (draining) return;
+    draining = true;
     log.info({ signal }, 'shutting down: finishing the requests in flight');
     operator?.close();
     server.close(() => {
@@ -60,7 +67,9 @@ async function main(): Promise<void> {
         .then(() => services.close())
         .finally(() => process.exit(0));
     });
+    // Connections whose request is answered become idle: close them as they do, so close() can complete.
     server.closeIdleConnections();
+    setInterval(() => server.closeIdleConnections(), 100).unref();
     setTimeout(() => process.exit(1), 10_000).unref();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));

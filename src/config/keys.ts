@@ -27,10 +27,14 @@ function loadPair(dir: string, name: string, generate: boolean, log: Logger, cn:
   const certFile = path.join(dir, `${name}.crt`);
   if (!existsSync(keyFile) || !existsSync(certFile)) {
     if (!generate) throw new ConfigError(`keys.dir`, `${keyFile} and ${certFile} to exist (key generation is off)`);
-    mkdirSync(dir, { recursive: true });
     const { keyPem, certPem } = makeSelfSignedRsa(cn, { bits });
-    writeFileSync(keyFile, keyPem, { mode: 0o600 });
-    writeFileSync(certFile, certPem);
+    try {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(keyFile, keyPem, { mode: 0o600 });
+      writeFileSync(certFile, certPem);
+    } catch (err) {
+      throw new ConfigError('keys.dir', `a directory where ${keyFile} and ${certFile} can be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
     log.warn({ keyFile, certFile }, 'generated a self-signed development key pair; use managed keys in production');
   }
   // Unreadable (a directory, no permission for the broker's user) or not PEM: name the setting and the file, never a bare ENOENT.
