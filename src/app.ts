@@ -9,6 +9,7 @@ import { createKit } from './web/kit';
 import { renderError } from './web/render';
 import { answerUnavailable } from './web/unavailable';
 import { unavailableBackend } from './faults';
+import { requestContext } from './log';
 import { infoRouter } from './web/info';
 import { loginRouter } from './web/routes/login';
 import type { MethodId } from './saml/types';
@@ -56,6 +57,8 @@ export function createApp(s: Services): Express {
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
     }),
   );
+  // Lines logged while serving the request carry its id (log.ts requestContext), whichever logger writes them.
+  app.use((req, _res, next) => requestContext.run({ id: String(req.id) }, next));
   app.use((req, res, next) => {
     const end = s.metrics.httpRequests.startTimer({ method: req.method });
     res.on('finish', () => end({ route: routeLabel(req.route as { path?: string } | undefined, req.originalUrl.split('?')[0]!), status: String(res.statusCode) }));

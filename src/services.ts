@@ -160,7 +160,17 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
   };
   // Last, once every service is built: a start that fails above writes nothing.
   if (bootstrap) await bootstrapServices(services);
+  else await publishMetadataAges(services);
   return services;
+}
+
+/**
+ * pasarela_sp_metadata_age_seconds from the trust list's rows (the time each SP's metadata was
+ * last imported or refreshed). The trust code calls metrics.setMetadataRefreshed on each refresh.
+ */
+export async function publishMetadataAges(s: Pick<Services, 'ds' | 'metrics'>): Promise<void> {
+  const rows = await s.ds.getRepository(ServiceProviderEntity).find({ select: { entityId: true, updatedAt: true } });
+  for (const row of rows) s.metrics.setMetadataRefreshed(row.entityId, new Date(row.updatedAt));
 }
 
 /**
@@ -168,7 +178,7 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
  * of demo SPs of earlier base URLs), the demo citizen. server.ts runs it after the listeners
  * are bound, so a start that fails (a port in use, a bad key, a refused setting) leaves no row.
  */
-export async function bootstrapServices(s: Pick<Services, 'config' | 'trust' | 'ds' | 'demo' | 'citizens' | 'log'>): Promise<void> {
+export async function bootstrapServices(s: Pick<Services, 'config' | 'trust' | 'ds' | 'demo' | 'citizens' | 'log'> & { metrics?: Metrics }): Promise<void> {
   const { config, log } = s;
   await importMetadataDir(s.trust, path.resolve(config.root, config.trust.metadataDir), log);
   // The demo SP's entityID derives from BASE_URL: entries of earlier base URLs go (with the demo off, all of them).
@@ -176,6 +186,7 @@ export async function bootstrapServices(s: Pick<Services, 'config' | 'trust' | '
   for (const row of demoRows) {
     if (row.entityId === s.demo?.entityId) continue;
     await s.trust.remove(row.entityId);
+    s.metrics?.forgetSpMetadata(row.entityId);
     log.info({ event: 'demo.sp.removed', entityId: row.entityId }, 'removed the demo SP of an earlier base URL');
   }
   if (s.demo) await s.trust.upsert(s.demo.metadataXml, {}, 'demo');
@@ -183,4 +194,5 @@ export async function bootstrapServices(s: Pick<Services, 'config' | 'trust' | '
     await s.citizens.create(DEMO_CITIZEN);
     log.warn({ event: 'demo.citizen.seeded' }, 'seeded the demo citizen (development only)');
   }
+  if (s.metrics) await publishMetadataAges({ ds: s.ds, metrics: s.metrics });
 }
