@@ -8,6 +8,9 @@ import { createCsrf, pageSetup } from './web/context';
 import { createKit } from './web/kit';
 import { renderError, renderErrorLink, renderPostAgain, Signer, type PageHelpers } from './web/render';
 import { createHmac } from 'node:crypto';
+import { answerUnavailable } from './web/unavailable';
+import { unavailableBackend } from './faults';
+import { requestContext } from './log';
 import { infoRouter } from './web/info';
 import { loginRouter } from './web/routes/login';
 import type { MethodId } from './saml/types';
@@ -55,6 +58,8 @@ export function createApp(s: Services): Express {
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
     }),
   );
+  // Lines logged while serving the request carry its id (log.ts requestContext), whichever logger writes them.
+  app.use((req, _res, next) => requestContext.run({ id: String(req.id) }, next));
   app.use((req, res, next) => {
     const end = s.metrics.httpRequests.startTimer({ method: req.method });
     res.on('finish', () => end({ route: routeLabel(req.route as { path?: string } | undefined, req.originalUrl.split('?')[0]!), status: String(res.statusCode) }));
@@ -115,6 +120,7 @@ export function createApp(s: Services): Express {
       sessionCookieName: config.session.cookieName,
       secureCookies: config.secureCookies,
       now: s.now,
+      metrics: s.metrics,
     }),
   );
 
@@ -161,6 +167,8 @@ export function createApp(s: Services): Express {
     if (e.type === 'entity.parse.failed' || e.type === 'parameters.too.many') {
       return renderError(req, res, 400, 'error.request', undefined, { detail: 'The form body could not be read.' });
     }
+    // Redis or PostgreSQL unreachable: 503 (and the SP's signed Responder error when its ACS is known).
+    if (unavailableBackend(err)) return answerUnavailable(s, req, res, err);
     if (e.code === 'ERR_STORE_FULL') {
       req.log.error({ event: 'store.full', err: e.message }, 'in-memory store full: write refused');
       if (res.headersSent) return;

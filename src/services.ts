@@ -20,6 +20,7 @@ import type { MethodId } from './saml/types';
 import { createStore } from './store';
 import type { KeyValueStore } from './store/types';
 import { DbTrustRegistry, importMetadataDir } from './trust/registry';
+import { ServiceProviderEntity } from './db/entities';
 import type { TrustRegistry } from './trust/types';
 
 export interface Services {
@@ -91,7 +92,6 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
   const trust = new DbTrustRegistry(ds, config.trust.defaultPolicy, log);
   await trust.reload();
   const bootstrap = options.bootstrap ?? true;
-  if (bootstrap) await importMetadataDir(trust, path.resolve(config.root, config.trust.metadataDir), log);
 
   let demo: DemoSp | undefined;
   if (config.demo.enabled) {
@@ -102,15 +102,9 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
       keysDir: path.resolve(config.root, config.keys.dir),
       log,
     });
-    if (bootstrap) await trust.upsert(demo.metadataXml, {}, 'demo');
   }
 
   const citizens = new CitizenRepository(ds);
-  if (bootstrap && config.demo.seedCitizen && !(await citizens.findByDni(DEMO_CITIZEN.dni))) {
-    await citizens.create(DEMO_CITIZEN);
-    log.warn({ event: 'demo.citizen.seeded' }, 'seeded the demo citizen (development only)');
-  }
-
   const codeDeps: CodeMethodDeps = { notifier, otp: config.otp, notifyRate: config.notify.rate };
   // Certificate method: configured anchors, plus the development PKI's (never in production).
   let devPki: DevPki | undefined;
@@ -121,6 +115,7 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
     if (devPki) certificate = { ...certificate, anchors: [...certificate.anchors, ...devPki.anchors] };
   }
   const authenticators = allAuthenticators(codeDeps, certificate).filter((a) => config.methods.enabled.includes(a.id));
+  const metrics = createMetrics(now);
   const broker = new Broker({
     options: {
       entityId: config.entityId,
@@ -139,9 +134,10 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
     store,
     log,
     now,
+    onOutcome: metrics.recordLogin,
   });
 
-  return {
+  const services: Services = {
     config,
     log,
     store,
@@ -156,11 +152,48 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
     certificate,
     devPki,
     demo,
-    metrics: createMetrics(),
+    metrics,
     now,
     async close() {
       await store.close();
       if (ds.isInitialized) await ds.destroy();
     },
   };
+  // Last, once every service is built: a start that fails above writes nothing.
+  if (bootstrap) await bootstrapServices(services);
+  else await publishMetadataAges(services);
+  return services;
+}
+
+/**
+ * pasarela_sp_metadata_age_seconds from the trust list's rows (the time each SP's metadata was
+ * last imported or refreshed). The trust code calls metrics.setMetadataRefreshed on each refresh.
+ */
+export async function publishMetadataAges(s: Pick<Services, 'ds' | 'metrics'>): Promise<void> {
+  const rows = await s.ds.getRepository(ServiceProviderEntity).find({ select: { entityId: true, updatedAt: true } });
+  for (const row of rows) s.metrics.setMetadataRefreshed(row.entityId, new Date(row.updatedAt));
+}
+
+/**
+ * The once-per-deployment writes: the metadata directory import, the demo SP (and the removal
+ * of demo SPs of earlier base URLs), the demo citizen. server.ts runs it after the listeners
+ * are bound, so a start that fails (a port in use, a bad key, a refused setting) leaves no row.
+ */
+export async function bootstrapServices(s: Pick<Services, 'config' | 'trust' | 'ds' | 'demo' | 'citizens' | 'log'> & { metrics?: Metrics }): Promise<void> {
+  const { config, log } = s;
+  await importMetadataDir(s.trust, path.resolve(config.root, config.trust.metadataDir), log);
+  // The demo SP's entityID derives from BASE_URL: entries of earlier base URLs go (with the demo off, all of them).
+  const demoRows = await s.ds.getRepository(ServiceProviderEntity).find({ where: { source: 'demo' }, select: { entityId: true } });
+  for (const row of demoRows) {
+    if (row.entityId === s.demo?.entityId) continue;
+    await s.trust.remove(row.entityId);
+    s.metrics?.forgetSpMetadata(row.entityId);
+    log.info({ event: 'demo.sp.removed', entityId: row.entityId }, 'removed the demo SP of an earlier base URL');
+  }
+  if (s.demo) await s.trust.upsert(s.demo.metadataXml, {}, 'demo');
+  if (config.demo.seedCitizen && !(await s.citizens.findByDni(DEMO_CITIZEN.dni))) {
+    await s.citizens.create(DEMO_CITIZEN);
+    log.warn({ event: 'demo.citizen.seeded' }, 'seeded the demo citizen (development only)');
+  }
+  if (s.metrics) await publishMetadataAges({ ds: s.ds, metrics: s.metrics });
 }

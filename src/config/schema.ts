@@ -3,6 +3,16 @@ import { SIG_ALG, type SignatureAlgorithmUri } from '../saml/constants';
 import { certificateConfigSchema } from '../authn/certificate/config';
 import { otpConfigSchema } from '../authn/pin/config';
 import { notifyConfigSchema } from '../notify/config';
+import { parseRedisUrl, RedisUrlError } from '../store/redis-url';
+
+/** Checked by the same parser the store uses, so a URL the config accepts is one the store can open. */
+const redisUrlSchema = z.string().superRefine((url, ctx) => {
+  try {
+    parseRedisUrl(url);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof RedisUrlError ? `a redis:// URL (${err.message})` : 'a redis:// URL' });
+  }
+});
 
 const loaLevel = z.enum(['low', 'substantial', 'high']);
 const nameIdFormat = z.enum(['persistent', 'transient', 'unspecified']);
@@ -53,7 +63,8 @@ export const configSchema = z
     database: z.object({ url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL').optional(), sqlitePath: z.string().min(1) }).strict(),
     store: z
       .object({
-        redisUrl: z.string().regex(/^rediss?:\/\//, 'a redis:// URL').optional(),
+        /** redis://, rediss://, redis+sentinel://…/<master>, redis+cluster://… (store/redis-url.ts). */
+        redisUrl: redisUrlSchema.optional(),
         keyPrefix: z.string(),
         /** In-memory store only: refuse writes beyond this many bytes (keys + values), so a flood cannot exhaust the process. */
         memoryMaxBytes: z.number().int().min(1024 * 1024).default(256 * 1024 * 1024),

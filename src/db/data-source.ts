@@ -53,7 +53,8 @@ async function createPostgres(url: string, opts: DataSourceOptions): Promise<Dat
     logging: opts.logging ?? false,
     connectTimeoutMS: 5000,
     // Unqualified raw SQL (and the migration's Table API) lands in the same schema.
-    extra: schema ? { options: `-c search_path=${schema}` } : undefined,
+    // query_timeout: a query on a connection that stopped answering fails (503) instead of hanging the request.
+    extra: { ...(schema ? { options: `-c search_path=${schema}` } : {}), query_timeout: 15_000 },
   });
   try {
     await ds.initialize();

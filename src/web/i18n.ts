@@ -134,6 +134,11 @@ const es = {
   'pin.dni.required': 'Escriba su DNI o NIE.',
   'pin.validity_date.required': 'Escriba la fecha de validez de su DNI.',
   'pin.timer': 'Tiene hasta las {time} (hora peninsular) para escribir el PIN. ¿Necesita más tiempo? Pida un PIN nuevo y tendrá otros {minutes} minutos.',
+  // Backing service (Redis, PostgreSQL) unreachable: web/render.ts renderUnavailable.
+  'error.unavailable': 'El servicio de identificación no está disponible en este momento por un problema técnico. Inténtelo de nuevo en unos minutos.',
+  'error.unavailable.return': 'Puede volver al servicio, que recibirá el aviso de que la identificación no se ha podido completar.',
+  'error.unavailable.button': 'Volver al servicio',
+  'error.unavailable.retry': 'Intentarlo de nuevo',
 } as const;
 
 export type MessageKey = keyof typeof es;
@@ -271,6 +276,10 @@ const en: Record<MessageKey, string> = {
   'pin.dni.required': 'Enter your DNI or NIE.',
   'pin.validity_date.required': 'Enter the validity date of your DNI.',
   'pin.timer': 'You have until {time} (Spanish peninsular time) to enter the PIN. Need more time? Ask for a new PIN and you get another {minutes} minutes.',
+  'error.unavailable': 'The sign-in service is not available right now because of a technical problem. Please try again in a few minutes.',
+  'error.unavailable.return': 'You can return to the service, which will be told that the sign-in could not be completed.',
+  'error.unavailable.button': 'Return to the service',
+  'error.unavailable.retry': 'Try again',
 };
 
 const dictionaries: Record<Lang, Record<MessageKey, string>> = { es, en };

@@ -4,7 +4,7 @@ import type { PostBack } from '../broker/broker';
 import type { MessageKey } from './i18n';
 import { isMessageKey } from './i18n';
 import { pageContext, setCsp } from './context';
-import { autoPostPage, errorPage, type NextStep } from './views';
+import { autoPostPage, errorPage, unavailablePage, type NextStep } from './views';
 
 export interface WebDeps {
   secureCookies: boolean;
@@ -140,4 +140,13 @@ export function renderPostAgain(req: Request, res: Response): void {
   const post: PostBack | undefined = acs && samlResponse ? { acs, samlResponse, relayState: str('RelayState') } : undefined;
   if (!h || !post || !h.signer.verify(postMacInput(post), str('mac') ?? '')) return renderError(req, res, 404, 'error.notfound');
   renderPost(req, res, post);
+}
+
+/** 503: a backing service is down. With `post`, a button returns the signed Responder error to the (validated) ACS. */
+export function renderUnavailable(req: Request, res: Response, post?: PostBack, retryAfterSeconds = 30): void {
+  const ctx = pageContext(req, res);
+  setCsp(res, post ? originOf(post.acs) : undefined);
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Retry-After', String(retryAfterSeconds));
+  res.status(503).type('html').send(unavailablePage(ctx, String(req.id), post));
 }

@@ -212,6 +212,31 @@ ${m.detail ? html`<details class="developer"><summary>${t('error.developer')}</s
   );
 }
 
+/**
+ * A backing service is down (503): the message, the reference, and, when the SP and its ACS are
+ * already known, a form (no auto-submit) that takes the signed Responder error back to it.
+ */
+export function unavailablePage(ctx: PageContext, referenceId: string, post?: PostBack): string {
+  const { t } = ctx;
+  return layout(
+    ctx,
+    t('error.title'),
+    html`<h1>${t('error.title')}</h1>
+<p class="error" role="alert">${t('error.unavailable')}</p>
+${
+  post
+    ? html`<form method="post" action="${post.acs}">
+<input type="hidden" name="SAMLResponse" value="${post.samlResponse}">
+${post.relayState !== undefined ? html`<input type="hidden" name="RelayState" value="${post.relayState}">` : ''}
+<p>${t('error.unavailable.return')}</p>
+<button type="submit">${t('error.unavailable.button')}</button>
+</form>`
+    : nextStepsBlock(ctx, [{ kind: 'link', href: ctx.switchPath ?? ctx.path, label: t('error.unavailable.retry') }])
+}
+<p class="reference">${t('error.reference', { id: referenceId })}</p>`,
+  );
+}
+
 export const STYLESHEET = `
 :root{--fg:#1b1b1b;--muted:#555;--accent:#8a1538;--bg:#fff;--line:#ccc}
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,sans-serif;color:var(--fg);background:var(--bg)}
