@@ -20,6 +20,7 @@ import type { MethodId } from './saml/types';
 import { createStore } from './store';
 import type { KeyValueStore } from './store/types';
 import { DbTrustRegistry, importMetadataDir } from './trust/registry';
+import { TrustSync } from './trust/sync';
 import type { TrustRegistry } from './trust/types';
 
 export interface Services {
@@ -41,6 +42,8 @@ export interface Services {
   demo?: DemoSp;
   metrics: Metrics;
   now: () => Date;
+  /** Polls the trust-list version and reloads the cache when another node (or the CLI) changed it. */
+  trustSync: TrustSync;
   close(): Promise<void>;
 }
 
@@ -105,6 +108,9 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
     if (bootstrap) await trust.upsert(demo.metadataXml, {}, 'demo');
   }
 
+  const trustSync = new TrustSync(ds, trust, config.admin.trustPollMs, log);
+  await trustSync.start();
+
   const citizens = new CitizenRepository(ds);
   if (bootstrap && config.demo.seedCitizen && !(await citizens.findByDni(DEMO_CITIZEN.dni))) {
     await citizens.create(DEMO_CITIZEN);
@@ -157,7 +163,9 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
     demo,
     metrics: createMetrics(),
     now,
+    trustSync,
     async close() {
+      await trustSync.stop();
       await store.close();
       if (ds.isInitialized) await ds.destroy();
     },

@@ -54,6 +54,7 @@ export class DbTrustRegistry implements TrustRegistry {
   private cache = new Map<string, ServiceProvider>();
   /** Per entity: the row's updated_at (ms) when it was parsed, so a reload re-parses only changed rows. */
   private stamps = new Map<string, number>();
+  private reloading: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly ds: DataSource,
@@ -115,7 +116,14 @@ export class DbTrustRegistry implements TrustRegistry {
    * Bring the cache in line with the database. Only rows whose updated_at moved are fetched and
    * parsed again (a change to one SP of 10,000 costs one parse); removed and suspended ones go.
    */
-  async reload(): Promise<void> {
+  reload(): Promise<void> {
+    // One reload at a time: a slow one started earlier must not overwrite a newer one's result.
+    const run = this.reloading.then(() => this.reloadNow());
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reloadNow(): Promise<void> {
     const heads = await this.ds
       .getRepository(ServiceProviderEntity)
       .find({ select: { entityId: true, updatedAt: true }, where: { enabled: true } });
