@@ -1,9 +1,9 @@
-import { inflateRawSync } from 'node:zlib';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
 import { AuditLog } from '../../audit/log';
 import { PasarelaError } from '../../errors';
 import { selfCheck } from '../selfcheck';
+import { detectBinding } from '../sample';
 import { SpRefusedError, type TrustAdmin } from '../../trust/admin';
 import type { AdminTokens } from '../tokens';
 import { allow, authenticate, type JwtVerifier } from './auth';
@@ -38,19 +38,6 @@ function statusOf(err: PasarelaError): number {
 
 function bad(detail: string): PasarelaError {
   return new PasarelaError('ERR_ADMIN_REQUEST', detail);
-}
-
-/** A sample without a stated binding: a DEFLATEd SAMLRequest is the Redirect binding's, a plain one the POST binding's. */
-function detectBinding(sample: string): 'redirect' | 'post' {
-  const s = sample.trim();
-  let value = s;
-  if (s.includes('SAMLRequest=')) value = new URLSearchParams(s.includes('?') ? s.slice(s.indexOf('?') + 1) : s).get('SAMLRequest') ?? '';
-  try {
-    inflateRawSync(Buffer.from(value, 'base64'), { maxOutputLength: 1024 * 1024 });
-    return 'redirect';
-  } catch {
-    return 'post';
-  }
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
