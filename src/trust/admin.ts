@@ -316,10 +316,17 @@ export class TrustAdmin {
     const policy = JSON.parse(source.policy) as Partial<SpPolicy>;
     const tag = `aggregate:${source.id}`;
     const refused: AggregateResult['refused'] = [];
-    const accepted: Array<{ sp: ServiceProvider; xml: string }> = [];
+    const accepted: Array<{ entityId: string; xml: string; displayName?: string }> = [];
+    // An entry identical to the one stored was validated when it was stored: only new or changed ones are checked.
+    const stored = new Map((await this.o.ds.getRepository(ServiceProviderEntity).find({ select: { entityId: true, metadataXml: true }, where: { source: tag } })).map((r) => [r.entityId, r.metadataXml]));
     for (const e of entities) {
+      if (stored.get(e.entityId) === e.xml) {
+        accepted.push(e);
+        continue;
+      }
       try {
-        accepted.push({ sp: this.validate(e.xml, policy, tag), xml: e.xml });
+        const sp = this.validate(e.xml, policy, tag);
+        accepted.push({ entityId: sp.entityId, xml: e.xml, ...(sp.displayName ? { displayName: sp.displayName } : {}) });
       } catch (err) {
         refused.push({ entityId: e.entityId, problem: (err as Error).message });
       }
@@ -332,19 +339,19 @@ export class TrustAdmin {
       let updated = 0;
       const keep = new Set<string>();
       const rows: ServiceProviderRow[] = [];
-      for (const { sp, xml } of accepted) {
-        keep.add(sp.entityId);
-        const old = current.get(sp.entityId);
+      for (const { entityId, xml, displayName } of accepted) {
+        keep.add(entityId);
+        const old = current.get(entityId);
         if (old && old.metadataXml === xml) continue;
-        if (!old && (await repo.existsBy({ entityId: sp.entityId }))) {
-          refused.push({ entityId: sp.entityId, problem: 'already in the trust list from another source; remove it there first' });
+        if (!old && (await repo.existsBy({ entityId }))) {
+          refused.push({ entityId, problem: 'already in the trust list from another source; remove it there first' });
           continue;
         }
         if (old) updated++;
         else added++;
         rows.push({
-          entityId: sp.entityId,
-          displayName: sp.displayName ?? null,
+          entityId,
+          displayName: displayName ?? null,
           metadataXml: xml,
           policy: old?.policy ?? source.policy,
           source: tag,

@@ -24,11 +24,17 @@ export async function fetchMetadata(url: string, limits: FetchLimits): Promise<s
   }
   if (parsed.username || parsed.password) throw new PasarelaError('ERR_METADATA_URL', 'metadata URL must not carry a user name or password');
   const signal = AbortSignal.timeout(limits.timeoutMs);
-  let res: Response;
-  try {
-    res = await fetch(parsed, { signal, redirect: 'follow', headers: { accept: 'application/samlmetadata+xml, application/xml;q=0.9, text/xml;q=0.8' } });
-  } catch (err) {
-    throw new PasarelaError('ERR_METADATA_FETCH', `could not fetch ${url}: ${reason(err, limits)}`, { cause: err });
+  let res: Response | undefined;
+  const get = () => fetch(parsed, { signal, redirect: 'follow', headers: { accept: 'application/samlmetadata+xml, application/xml;q=0.9, text/xml;q=0.8' } });
+  for (let attempt = 0; !res; attempt++) {
+    try {
+      res = await get();
+    } catch (err) {
+      // A kept-alive connection the server closed meanwhile: a GET can be sent again, once.
+      const code = (err as { cause?: { code?: string } }).cause?.code;
+      if (attempt === 0 && (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') && !signal.aborted) continue;
+      throw new PasarelaError('ERR_METADATA_FETCH', `could not fetch ${url}: ${reason(err, limits)}`, { cause: err });
+    }
   }
   if (!res.ok) {
     await res.body?.cancel().catch(() => undefined);
