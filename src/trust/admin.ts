@@ -154,12 +154,27 @@ export class TrustAdmin {
     return rows.map((r) => this.summary(r, sourceOf(r, byId)));
   }
 
+  /** One SP's summary (one row and its source: no scan of the whole list). */
+  async one(entityId: string): Promise<SpSummary> {
+    const row = await this.row(entityId);
+    return this.summary(row, (await this.sourceRow(row)) ?? undefined);
+  }
+
   async show(entityId: string): Promise<SpDetail> {
     const row = await this.row(entityId);
-    const sources = await this.o.ds.getRepository(MetadataSourceEntity).find();
     const override = JSON.parse(row.policy) as Partial<SpPolicy>;
-    const built = buildServiceProvider(row.metadataXml, resolvePolicy(this.o.defaults, override, row.source), row.source);
-    return { ...this.summary(row, sourceOf(row, new Map(sources.map((s) => [s.id, s])))), policyOverride: override, policy: built.policy, metadataXml: row.metadataXml };
+    let policy = resolvePolicy(this.o.defaults, override, row.source);
+    // What the metadata makes stricter; metadata that no longer reads (expired) still shows the stored policy.
+    const cached = this.o.registry.get(entityId);
+    if (cached) policy = cached.policy;
+    else {
+      try {
+        policy = buildServiceProvider(row.metadataXml, policy, row.source).policy;
+      } catch {
+        // keep the stored policy
+      }
+    }
+    return { ...this.summary(row, (await this.sourceRow(row)) ?? undefined), policyOverride: override, policy, metadataXml: row.metadataXml };
   }
 
   // ---- changes -------------------------------------------------------------------------------
@@ -176,7 +191,7 @@ export class TrustAdmin {
       return c;
     });
     await this.o.registry.reload();
-    return { sp: (await this.list()).find((s) => s.entityId === sp.entityId)!, created };
+    return { sp: await this.one(sp.entityId), created };
   }
 
   /** Fetch an SP's metadata from its URL, import it, and keep the URL for later refreshes. */
@@ -209,7 +224,7 @@ export class TrustAdmin {
       return c;
     });
     await this.o.registry.reload();
-    return { sp: (await this.list()).find((s) => s.entityId === sp.entityId)!, created };
+    return { sp: await this.one(sp.entityId), created };
   }
 
   /** Change some policy keys (the others stay); the result is validated against the metadata first. */
@@ -258,7 +273,8 @@ export class TrustAdmin {
     }
     if (source.kind === 'aggregate') await this.refreshAggregate(source.id, actor);
     else await this.refreshSpSource(source, actor);
-    return (await this.list()).find((s) => s.entityId === entityId) ?? this.summary(row, source);
+    // An SP that left its aggregate is gone after the refresh: answer with what it was.
+    return this.one(entityId).catch(() => this.summary(row, source));
   }
 
   /** Register a signed aggregate (with the certificate its signature must verify against) and load it. */
@@ -472,7 +488,7 @@ export class TrustAdmin {
       });
       await this.o.registry.reload();
     }
-    return (await this.list()).find((s) => s.entityId === entityId)!;
+    return this.one(entityId);
   }
 
   private async row(entityId: string): Promise<ServiceProviderRow> {
