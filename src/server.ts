@@ -11,6 +11,8 @@ import { loadConfig, type Config } from './config';
 import { ConfigError } from './errors';
 import { createLogger, type Logger } from './log';
 import { createOperatorApp, readiness } from './operator/app';
+import { trustAdminFor } from './admin/api';
+import { scheduleRefresh } from './trust/schedule';
 import { setRsaSigning } from './saml/algorithms';
 import { bootstrapServices, buildServices, type Services } from './services';
 
@@ -37,6 +39,7 @@ async function main(): Promise<void> {
   const server = await listen(createServer(createApp(services)), config.port, config.host);
   server.keepAliveTimeout = 65_000;
   let operator: Server | undefined;
+  let stopRefresh = (): void => undefined;
   if (worker) {
     // The primary serves /metrics and /readyz for the whole cluster: answer its questions.
     AggregatorRegistry.setRegistries([services.metrics.registry]);
@@ -46,6 +49,7 @@ async function main(): Promise<void> {
     });
   } else {
     operator = await listen(createServer(createOperatorApp(services)), config.operator.port, config.operator.host);
+    stopRefresh = scheduleRefresh(trustAdminFor(services), config.admin.refreshIntervalMinutes, log);
   }
   const certificateHost = await startCertificate(config, services, log);
   if (!worker) await bootstrapServices(services);
@@ -62,6 +66,7 @@ async function main(): Promise<void> {
     draining = true;
     log.info({ signal }, 'shutting down: finishing the requests in flight');
     operator?.close();
+    stopRefresh();
     server.close(() => {
       void (certificateHost?.close() ?? Promise.resolve())
         .then(() => services.close())

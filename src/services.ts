@@ -21,6 +21,7 @@ import { createStore } from './store';
 import type { KeyValueStore } from './store/types';
 import { DbTrustRegistry, importMetadataDir } from './trust/registry';
 import { ServiceProviderEntity } from './db/entities';
+import { TrustSync } from './trust/sync';
 import type { TrustRegistry } from './trust/types';
 
 export interface Services {
@@ -42,6 +43,8 @@ export interface Services {
   demo?: DemoSp;
   metrics: Metrics;
   now: () => Date;
+  /** Polls the trust-list version and reloads the cache when another node (or the CLI) changed it. */
+  trustSync: TrustSync;
   close(): Promise<void>;
 }
 
@@ -104,6 +107,9 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
     });
   }
 
+  const trustSync = new TrustSync(ds, trust, config.admin.trustPollMs, log);
+  await trustSync.start();
+
   const citizens = new CitizenRepository(ds);
   const codeDeps: CodeMethodDeps = { notifier, otp: config.otp, notifyRate: config.notify.rate };
   // Certificate method: configured anchors, plus the development PKI's (never in production).
@@ -154,7 +160,9 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
     demo,
     metrics,
     now,
+    trustSync,
     async close() {
+      await trustSync.stop();
       await store.close();
       if (ds.isInitialized) await ds.destroy();
     },

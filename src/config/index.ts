@@ -77,6 +77,11 @@ function fromEnv(env: NodeJS.ProcessEnv): Json {
   if (env.NOTIFY_AUTH_HEADER) set('notify.http.authHeader', env.NOTIFY_AUTH_HEADER);
   if (env.DEMO !== undefined) set('demo.enabled', env.DEMO === 'true' || env.DEMO === '1');
   fromEnvDeployment(env, set);
+  // Admin API and trust list (src/admin/config.ts).
+  if (env.ADMIN_JWKS_URL) set('admin.jwt.jwksUrl', env.ADMIN_JWKS_URL);
+  if (env.ADMIN_JWT_ISSUER) set('admin.jwt.issuer', env.ADMIN_JWT_ISSUER);
+  if (env.ADMIN_JWT_AUDIENCE) set('admin.jwt.audience', env.ADMIN_JWT_AUDIENCE);
+  if (env.TRUST_POLL_MS) set('admin.trustPollMs', env.TRUST_POLL_MS);
   return o;
 }
 

@@ -13,6 +13,7 @@ const redisUrlSchema = z.string().superRefine((url, ctx) => {
     ctx.addIssue({ code: 'custom', message: err instanceof RedisUrlError ? `a redis:// URL (${err.message})` : 'a redis:// URL' });
   }
 });
+import { adminConfigSchema } from '../admin/config';
 
 const loaLevel = z.enum(['low', 'substantial', 'high']);
 const nameIdFormat = z.enum(['persistent', 'transient', 'unspecified']);
@@ -122,6 +123,8 @@ export const configSchema = z
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
     /** Express "trust proxy" (false, or a list of proxy addresses) so client addresses and https are read correctly behind a load balancer. */
     trustProxy: z.union([z.boolean(), z.array(z.string())]),
+    /** Admin API, metadata refresh and trust-list propagation (src/admin/config.ts). */
+    admin: adminConfigSchema.prefault({}),
   })
   .strict();
 

@@ -1,5 +1,6 @@
 import { EntitySchema } from 'typeorm';
 import type { CitizenStatus, RegistrationLevel } from '../citizens/types';
+import { OPERATOR_ENTITIES } from './operator-entities';
 
 /*
  * Portable column types. Timestamps are declared as `Date`, which typeorm maps per driver:
@@ -105,4 +106,4 @@ export const AuditEventEntity = new EntitySchema<AuditEventRow>({
   },
 });
 
-export const ENTITIES = [CitizenEntity, ServiceProviderEntity, AuditEventEntity];
+export const ENTITIES = [CitizenEntity, ServiceProviderEntity, AuditEventEntity, ...OPERATOR_ENTITIES];

@@ -1,4 +1,5 @@
-import express, { type Express } from 'express';
+import express, { type Express, type Router } from 'express';
+import { adminApiFor } from '../admin/api';
 import helmet from 'helmet';
 import { withTimeout } from '../faults';
 import type { Metrics } from '../metrics';
@@ -14,6 +15,8 @@ export interface Readiness {
 export interface OperatorSources {
   readiness(): Promise<Readiness>;
   metrics(): Promise<{ contentType: string; text: string }>;
+  /** The admin API router, mounted at /admin/api (src/admin/api). */
+  admin?: Router;
 }
 
 /** How long /readyz waits for each of the store and the database: a hung backend is a failed probe, never a hung probe. */
@@ -39,10 +42,11 @@ export async function readiness(s: Pick<Services, 'store' | 'ds'> & { metrics?: 
  * liveness, readiness and metrics. None of it is reachable from the citizen-facing port, so
  * the trust-list size and process internals are not public.
  */
-export function createOperatorApp(s: Pick<Services, 'store' | 'ds' | 'metrics'>): Express {
+export function createOperatorApp(s: Pick<Services, 'store' | 'ds' | 'metrics'> & Partial<Services>): Express {
   return createOperatorAppFrom({
     readiness: () => readiness(s),
     metrics: async () => ({ contentType: s.metrics.registry.contentType, text: await s.metrics.registry.metrics() }),
+    ...(s.config && s.trust && s.broker ? { admin: adminApiFor(s as Services) } : {}),
   });
 }
 
@@ -69,6 +73,8 @@ export function createOperatorAppFrom(sources: OperatorSources): Express {
     const m = await sources.metrics();
     res.type(m.contentType).send(m.text);
   });
+
+  if (sources.admin) app.use('/admin/api', sources.admin);
 
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
