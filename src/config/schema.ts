@@ -3,6 +3,7 @@ import { SIG_ALG, type SignatureAlgorithmUri } from '../saml/constants';
 import { certificateConfigSchema } from '../authn/certificate/config';
 import { otpConfigSchema } from '../authn/pin/config';
 import { notifyConfigSchema } from '../notify/config';
+import { citizensConfigSchema } from '../citizens/config';
 
 const loaLevel = z.enum(['low', 'substantial', 'high']);
 const nameIdFormat = z.enum(['persistent', 'transient', 'unspecified']);
@@ -106,6 +107,8 @@ export const configSchema = z
     notify: notifyConfigSchema,
     otp: otpConfigSchema.prefault({}),
     certificate: certificateConfigSchema.prefault({}),
+    /** Citizen credential lifecycle: activation codes, password validity and history (issue 7). */
+    citizens: citizensConfigSchema.prefault({}),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
     /** Express "trust proxy" (false, or a list of proxy addresses) so client addresses and https are read correctly behind a load balancer. */
     trustProxy: z.union([z.boolean(), z.array(z.string())]),
