@@ -10,6 +10,7 @@ import { PasarelaError } from '../errors';
 import { createLogger } from '../log';
 import { DbTrustRegistry } from '../trust/registry';
 import type { SpPolicy } from '../trust/types';
+import { CITIZEN_USAGE, isCitizenCommand, runCitizenCommand } from './commands/citizen';
 
 const USAGE = `usage:
   npm run cli -- citizen add --dni 12345678Z --given-name María --first-surname García [--second-surname López]
@@ -19,10 +20,13 @@ const USAGE = `usage:
   npm run cli -- citizen show --dni 12345678Z
   npm run cli -- sp import <metadata.xml> [--policy <policy.json>]
   npm run cli -- sp list
-  npm run cli -- sp remove <entityID>`;
+  npm run cli -- sp remove <entityID>
+${CITIZEN_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [area, action, ...rest] = argv;
+  // Citizen lifecycle commands (issue 7) parse their own options.
+  if (isCitizenCommand(area, action)) return runCitizenCommand(loadConfig(), argv);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
