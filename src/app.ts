@@ -9,6 +9,7 @@ import { createKit } from './web/kit';
 import { renderError } from './web/render';
 import { infoRouter } from './web/info';
 import { loginRouter } from './web/routes/login';
+import { accountRouter } from './web/routes/account';
 import type { MethodId } from './saml/types';
 import { metadataRouter } from './web/routes/metadata';
 import { samlRouter } from './web/routes/saml';
@@ -118,6 +119,14 @@ export function createApp(s: Services): Express {
     csrf,
   });
   app.use(loginRouter(kit, s.authenticators, config.session.cookieName));
+  // The citizen's own Cl@ve Permanente services under /account (issue 7).
+  app.use(
+    accountRouter(kit, {
+      lifecycle: s.lifecycle,
+      codeDeps: { notifier: s.notifier, otp: config.otp, notifyRate: config.notify.rate },
+      revokeSessions: (citizenId) => s.broker.sessions.revokeSubject(citizenId, s.now()),
+    }),
+  );
   app.use(infoRouter({ loaPolicy: config.loaPolicy, methods: config.methods.enabled as MethodId[] }));
 
   if (s.devPki) {

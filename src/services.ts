@@ -8,6 +8,7 @@ import { createPin } from './authn/pin';
 import type { CodeMethodDeps } from './authn/pin/channel';
 import type { Authenticator } from './authn/types';
 import { Broker } from './broker/broker';
+import { CitizenLifecycle } from './citizens/lifecycle';
 import { CitizenRepository } from './citizens/repository';
 import type { Config } from './config';
 import { ConfigError } from './errors';
@@ -29,6 +30,8 @@ export interface Services {
   ds: DataSource;
   trust: TrustRegistry;
   citizens: CitizenRepository;
+  /** The Cl@ve Permanente services: register, activate, change, recover, deregister (issue 7). */
+  lifecycle: CitizenLifecycle;
   keys: BrokerKeys;
   secrets: Secrets;
   broker: Broker;
@@ -111,6 +114,7 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
     log.warn({ event: 'demo.citizen.seeded' }, 'seeded the demo citizen (development only)');
   }
 
+  const lifecycle = new CitizenLifecycle({ ds, config: config.citizens, notifier, activateUrl: `${config.baseUrl}/account/activate`, now });
   const codeDeps: CodeMethodDeps = { notifier, otp: config.otp, notifyRate: config.notify.rate };
   // Certificate method: configured anchors, plus the development PKI's (never in production).
   let devPki: DevPki | undefined;
@@ -147,6 +151,7 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
     ds,
     trust,
     citizens,
+    lifecycle,
     keys,
     secrets,
     broker,
