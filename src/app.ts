@@ -3,6 +3,7 @@ import cookieParser from 'cookie-parser';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
+import { AuditLog } from './audit/log';
 import type { Services } from './services';
 import { createCsrf, pageSetup } from './web/context';
 import { createKit } from './web/kit';
@@ -106,6 +107,7 @@ export function createApp(s: Services): Express {
   );
 
   const csrf = createCsrf(web);
+  const loginAudit = new AuditLog(s.ds);
   const kit = createKit({
     broker: s.broker,
     citizens: s.citizens,
@@ -117,6 +119,7 @@ export function createApp(s: Services): Express {
     sessionCookieName: config.session.cookieName,
     sessionTtlSeconds: config.session.ttlSeconds,
     csrf,
+    audit: (event) => s.ds.transaction((m) => loginAudit.record(event, m)),
   });
   app.use(loginRouter(kit, s.authenticators, config.session.cookieName));
   // The citizen's own Cl@ve Permanente services under /account (issue 7).

@@ -115,7 +115,7 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
   }
 
   const lifecycle = new CitizenLifecycle({ ds, config: config.citizens, notifier, activateUrl: `${config.baseUrl}/account/activate`, now });
-  const codeDeps: CodeMethodDeps = { notifier, otp: config.otp, notifyRate: config.notify.rate };
+  const codeDeps: CodeMethodDeps = { notifier, otp: config.otp, notifyRate: config.notify.rate, lifecycle };
   // Certificate method: configured anchors, plus the development PKI's (never in production).
   let devPki: DevPki | undefined;
   let certificate: CertificateSettings = config.certificate;

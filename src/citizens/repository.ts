@@ -24,6 +24,8 @@ export interface AuditContext {
   requestId?: string;
   /** Client address (account pages), kept in the audit detail. */
   address?: string;
+  /** The login this check is part of: method and SP, kept in the audit detail of the outcome. */
+  login?: { method: string; sp?: string };
 }
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -178,6 +180,7 @@ export class CitizenRepository {
   async verifyPassword(dniInput: string, password: string, ctx: AuditContext = {}): Promise<PasswordCheck> {
     const dni = normalizeDni(dniInput);
     const actor = ctx.actor ?? 'citizen';
+    const login = ctx.login ? { method: ctx.login.method, sp: ctx.login.sp } : {};
     const row = await this.rowByDni(dni);
     const usable = row !== null && row.passwordHash !== null && (row.status === 'active' || row.status === 'locked');
     const good = await verifyPassword(password, usable ? row.passwordHash! : await decoy());
@@ -185,7 +188,7 @@ export class CitizenRepository {
       const reason = !row ? 'unknown' : !usable ? 'inactive' : good ? 'locked' : 'locked_bad_password';
       await this.ds.transaction((m) =>
         this.audit.record(
-          { type: 'auth.password.failed', actor, citizenId: row?.id, requestId: ctx.requestId, detail: row ? { reason } : { reason, who: maskDni(dni) } },
+          { type: 'auth.password.failed', actor, citizenId: row?.id, requestId: ctx.requestId, detail: row ? { reason, ...login } : { reason, who: maskDni(dni), ...login } },
           m,
         ),
       );
@@ -206,15 +209,15 @@ export class CitizenRepository {
       if (changed.affected !== 1) {
         // Locked (or deactivated) by someone else since we read it: that attempt wins.
         const reason = current.status === 'locked' ? (good ? 'locked' : 'locked_bad_password') : 'inactive';
-        await this.audit.record({ ...base, type: 'auth.password.failed', detail: { reason } }, m);
+        await this.audit.record({ ...base, type: 'auth.password.failed', detail: { reason, ...login } }, m);
         return { ok: false, reason };
       }
       if (good) {
-        await this.audit.record({ ...base, type: 'auth.password.ok' }, m);
+        await this.audit.record({ ...base, type: 'auth.password.ok', detail: login }, m);
         return { ok: true, citizen: toCitizen(current) };
       }
       const attempt = current.failedPasswordAttempts;
-      await this.audit.record({ ...base, type: 'auth.password.failed', detail: { reason: 'bad_password', attempt } }, m);
+      await this.audit.record({ ...base, type: 'auth.password.failed', detail: { reason: 'bad_password', attempt, ...login } }, m);
       if (attempt < MAX_FAILED_PASSWORD_ATTEMPTS) {
         return { ok: false, reason: 'bad_password', remainingAttempts: MAX_FAILED_PASSWORD_ATTEMPTS - attempt };
       }
