@@ -170,6 +170,7 @@ const es = {
   'account.links.activate': '¿Aún no ha activado su Cl@ve Permanente?',
   'account.links.change': 'Cambiar mi contraseña',
   'account.links.deregister': 'Darme de baja',
+  'account.save_failed': 'No hemos podido guardar el cambio y no se ha modificado nada. Inténtelo de nuevo en unos minutos.',
 } as const;
 
 export type MessageKey = keyof typeof es;
@@ -343,6 +344,7 @@ const en: Record<MessageKey, string> = {
   'account.links.activate': 'Not activated your Cl@ve Permanente yet?',
   'account.links.change': 'Change my password',
   'account.links.deregister': 'Deregister',
+  'account.save_failed': 'We could not save the change, and nothing was modified. Please try again in a few minutes.',
 };
 
 const dictionaries: Record<Lang, Record<MessageKey, string>> = { es, en };

@@ -255,10 +255,19 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
       sendPage(res, 200, accountDonePage(ctx, SPECS[flow.service].title, ctx.t(done[flow.service]), [{ href: '/account/password', label: 'account.links.change' }]));
     } catch (err) {
       if (err instanceof PasswordPolicyError) return page(req, res, flow.service, 400, { stage: 'password', flow: flow.id, error: policyMessage(ctx, err) });
-      await endFlow(flow);
-      if (err instanceof ActivationCodeError) return restart(req, res, flow.service, 409, `account.code.${err.reason === 'malformed' ? 'wrong' : err.reason}`);
-      if (err instanceof PasarelaError && (err.code === 'ERR_CITIZEN_INACTIVE' || err.code === 'ERR_CITIZEN_NOT_FOUND')) return restart(req, res, flow.service, 409, 'account.changed_meanwhile');
-      throw err;
+      if (err instanceof ActivationCodeError) {
+        await endFlow(flow);
+        return restart(req, res, flow.service, 409, `account.code.${err.reason === 'malformed' ? 'wrong' : err.reason}`);
+      }
+      if (err instanceof PasarelaError && (err.code === 'ERR_CITIZEN_INACTIVE' || err.code === 'ERR_CITIZEN_NOT_FOUND')) {
+        await endFlow(flow);
+        return restart(req, res, flow.service, 409, 'account.changed_meanwhile');
+      }
+      // The transaction did not commit (database down, commit refused): nothing changed and the
+      // flow is kept, so the same step can be sent again; never a 500 page.
+      req.log.error({ event: `account.${flow.service}.failed`, err: err instanceof Error ? err.message : String(err) }, 'account change not saved');
+      const stage = flow.stage;
+      return page(req, res, flow.service, 503, { stage, flow: flow.id, error: ctx.t('account.save_failed') });
     }
   }
 
