@@ -3,6 +3,7 @@ import cookieParser from 'cookie-parser';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
+import { AuditLog } from './audit/log';
 import type { Services } from './services';
 import { createCsrf, pageSetup } from './web/context';
 import { createKit } from './web/kit';
@@ -13,6 +14,7 @@ import { unavailableBackend } from './faults';
 import { requestContext } from './log';
 import { infoRouter } from './web/info';
 import { loginRouter } from './web/routes/login';
+import { accountRouter } from './web/routes/account';
 import type { MethodId } from './saml/types';
 import { metadataRouter } from './web/routes/metadata';
 import { samlRouter } from './web/routes/saml';
@@ -124,6 +126,7 @@ export function createApp(s: Services): Express {
     }),
   );
 
+  const loginAudit = new AuditLog(s.ds);
   const kit = createKit({
     broker: s.broker,
     citizens: s.citizens,
@@ -135,8 +138,17 @@ export function createApp(s: Services): Express {
     sessionCookieName: config.session.cookieName,
     sessionTtlSeconds: config.session.ttlSeconds,
     csrf,
+    audit: (event) => s.ds.transaction((m) => loginAudit.record(event, m)),
   });
   app.use(loginRouter(kit, s.authenticators, config.session.cookieName));
+  // The citizen's own Cl@ve Permanente services under /account (issue 7).
+  app.use(
+    accountRouter(kit, {
+      lifecycle: s.lifecycle,
+      codeDeps: { notifier: s.notifier, otp: config.otp, notifyRate: config.notify.rate },
+      revokeSessions: (citizenId) => s.broker.sessions.revokeSubject(citizenId, s.now()),
+    }),
+  );
   app.use(infoRouter({ loaPolicy: config.loaPolicy, methods: config.methods.enabled as MethodId[] }));
 
   if (s.devPki) {

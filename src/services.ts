@@ -8,6 +8,7 @@ import { createPin } from './authn/pin';
 import type { CodeMethodDeps } from './authn/pin/channel';
 import type { Authenticator } from './authn/types';
 import { Broker } from './broker/broker';
+import { CitizenLifecycle } from './citizens/lifecycle';
 import { CitizenRepository } from './citizens/repository';
 import type { Config } from './config';
 import { ConfigError } from './errors';
@@ -31,6 +32,8 @@ export interface Services {
   ds: DataSource;
   trust: TrustRegistry;
   citizens: CitizenRepository;
+  /** The Cl@ve Permanente services: register, activate, change, recover, deregister (issue 7). */
+  lifecycle: CitizenLifecycle;
   keys: BrokerKeys;
   secrets: Secrets;
   broker: Broker;
@@ -111,7 +114,8 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
   await trustSync.start();
 
   const citizens = new CitizenRepository(ds);
-  const codeDeps: CodeMethodDeps = { notifier, otp: config.otp, notifyRate: config.notify.rate };
+  const lifecycle = new CitizenLifecycle({ ds, config: config.citizens, notifier, activateUrl: `${config.baseUrl}/account/activate`, now });
+  const codeDeps: CodeMethodDeps = { notifier, otp: config.otp, notifyRate: config.notify.rate, lifecycle };
   // Certificate method: configured anchors, plus the development PKI's (never in production).
   let devPki: DevPki | undefined;
   let certificate: CertificateSettings = config.certificate;
@@ -150,6 +154,7 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
     ds,
     trust,
     citizens,
+    lifecycle,
     keys,
     secrets,
     broker,

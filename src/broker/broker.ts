@@ -187,7 +187,7 @@ export class Broker {
     txnId: string,
     result: AuthnResult,
     previousSessionId: string | undefined,
-  ): Promise<{ post: PostBack; session?: SsoSession } | null> {
+  ): Promise<{ post: PostBack; session?: SsoSession; spEntityId?: string } | null> {
     const txn = await this.transactions.take(txnId, this.now());
     if (!txn) return null;
     const sp = this.deps.trust.get(txn.spEntityId);
@@ -208,7 +208,7 @@ export class Broker {
       { event: 'login.success', sp: sp.entityId, method: result.method, variant: result.variant, loa: result.achievedLoa, txn: txn.id },
       'login completed',
     );
-    return { post, session };
+    return { post, session, spEntityId: sp.entityId };
   }
 
   /** The citizen gave up, or a method failed for good: the SP gets an error Response. */

@@ -14,6 +14,7 @@ const redisUrlSchema = z.string().superRefine((url, ctx) => {
   }
 });
 import { adminConfigSchema } from '../admin/config';
+import { citizensConfigSchema } from '../citizens/config';
 
 const loaLevel = z.enum(['low', 'substantial', 'high']);
 const nameIdFormat = z.enum(['persistent', 'transient', 'unspecified']);
@@ -120,6 +121,8 @@ export const configSchema = z
     notify: notifyConfigSchema,
     otp: otpConfigSchema.prefault({}),
     certificate: certificateConfigSchema.prefault({}),
+    /** Citizen credential lifecycle: activation codes, password validity and history (issue 7). */
+    citizens: citizensConfigSchema.prefault({}),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
     /** Express "trust proxy" (false, or a list of proxy addresses) so client addresses and https are read correctly behind a load balancer. */
     trustProxy: z.union([z.boolean(), z.array(z.string())]),

@@ -5,10 +5,11 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { PasarelaError } from '../errors';
 import { ENTITIES } from './entities';
 import { Initial1700000000000 } from './migrations/1700000000000-Initial';
+import { Lifecycle1700000000001 } from './migrations/1700000000001-Lifecycle';
 import { Operator1700000000002 } from './migrations/1700000000002-Operator';
 
 /** Every migration, oldest first. Add new classes at the end. */
-export const MIGRATIONS = [Initial1700000000000, Operator1700000000002];
+export const MIGRATIONS = [Initial1700000000000, Lifecycle1700000000001, Operator1700000000002];
 
 export interface DataSourceOptions {
   /** `postgres://` or `postgresql://` URL: PostgreSQL. Otherwise SQLite at `sqlitePath`. */

@@ -1,6 +1,8 @@
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
+import type { AuditEvent } from '../audit/log';
 import type { AuthnResult } from '../authn/types';
+import { maskDni } from '../citizens/nif';
 import type { Broker } from '../broker/broker';
 import type { LoaPolicy } from '../broker/policy';
 import type { LoginTransaction } from '../broker/transaction';
@@ -43,6 +45,8 @@ export interface KitDeps {
     generateCsrfToken: (req: Request, res: Response) => string;
     doubleCsrfProtection: AuthnKit['csrfProtection'];
   };
+  /** When set, every completed login is an audit event (method, LoA, SP; issue 7), in its own transaction. */
+  audit?: (event: AuditEvent) => Promise<void>;
 }
 
 export function createKit(deps: KitDeps): AuthnKit {
@@ -84,6 +88,16 @@ export function createKit(deps: KitDeps): AuthnKit {
       if (!done) {
         await renderGone(req, res, txnId);
         return;
+      }
+      if (done.session && deps.audit) {
+        const { subject } = result;
+        await deps.audit({
+          type: 'auth.login.succeeded',
+          actor: 'citizen',
+          citizenId: subject.citizenId,
+          requestId: String(req.id),
+          detail: { method: result.method, variant: result.variant, loa: result.achievedLoa, sp: done.spEntityId, selectedIdP: result.selectedIdP, ...(subject.citizenId ? {} : { who: maskDni(subject.dni) }) },
+        });
       }
       if (done.session) {
         res.cookie(deps.sessionCookieName, done.session.id, ssoCookieOptions(deps.secureCookies, deps.sessionTtlSeconds * 1000));

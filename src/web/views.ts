@@ -122,6 +122,14 @@ export interface PermanenteModel {
   info?: string;
 }
 
+/**
+ * The account services a citizen at the password page may need (issue 7). The same links on
+ * every answer, so they say nothing about whether a DNI/NIE is registered.
+ */
+export function permanenteServiceLinks(ctx: PageContext): Raw {
+  return html`<ul class="links"><li><a href="/account/recover">${ctx.t('account.links.forgot')}</a></li><li><a href="/account/activate">${ctx.t('account.links.activate')}</a></li></ul>`;
+}
+
 export function permanentePage(ctx: PageContext, m: PermanenteModel): string {
   const { t } = ctx;
   return layout(
@@ -138,6 +146,7 @@ ${csrfField(ctx)}
 <input id="password" name="password" type="password" autocomplete="current-password" required></p>
 <p><button type="submit">${t('permanente.submit')}</button></p>
 </form>
+${permanenteServiceLinks(ctx)}
 <p><a href="/login/${m.txnId}">${t('back')}</a></p>`,
   );
 }

@@ -18,6 +18,8 @@ export interface CodeMethodDeps {
   notifier: Notifier;
   otp: OtpConfig;
   notifyRate: NotifyRateConfig;
+  /** Cl@ve Permanente: password expiry and the change it leads to at login (issue 7). */
+  lifecycle?: import('../../citizens/lifecycle').CitizenLifecycle;
 }
 
 /** The per-app tools of a code-sending method, on the kit's store and clock. */
