@@ -170,6 +170,11 @@ export class Broker {
     return sp ? { txn, sp } : null;
   }
 
+  /** The trusted SP of this entityID, if it still is. */
+  trustedSp(entityId: string): ServiceProvider | undefined {
+    return this.deps.trust.get(entityId);
+  }
+
   /** A login that expired within its grace period and whose SP is still trusted: it can still be answered with AuthnFailed. */
   async loadExpired(txnId: string): Promise<{ txn: LoginTransaction; sp: ServiceProvider } | null> {
     const txn = await this.transactions.getExpired(txnId, this.now());

@@ -4,6 +4,7 @@ import type { LoaLevel } from '../saml/constants';
 import { html, raw, type Raw } from './html';
 import type { Lang, MessageKey, Translate } from './i18n';
 import { INFO_PAGES, INFO_TEXT } from './info-text';
+import { errorSummary, inputField, notice, stepCaption, stepTitle, type FormError, type Step } from './forms';
 
 export interface PageContext {
   lang: Lang;
@@ -119,7 +120,11 @@ export interface PermanenteModel {
   txnId: string;
   username?: string;
   error?: string;
+  /** The field the error is about (linked from the error summary); `null` for a page-level message. Default: the DNI/NIE. */
+  errorField?: string | null;
   info?: string;
+  /** 1 when the password alone can reach what the service asks for, 2 when an SMS code follows. */
+  steps?: number;
 }
 
 /**
@@ -132,18 +137,19 @@ export function permanenteServiceLinks(ctx: PageContext): Raw {
 
 export function permanentePage(ctx: PageContext, m: PermanenteModel): string {
   const { t } = ctx;
+  const errors: FormError[] = m.error ? [{ message: m.error, field: m.errorField === null ? undefined : (m.errorField ?? 'username') }] : [];
+  const step: Step | undefined = m.steps && m.steps > 1 ? { n: 1, of: m.steps, name: t('permanente.step.password') } : undefined;
   return layout(
     ctx,
-    t('permanente.title'),
-    html`<h1>${t('permanente.title')}</h1>
-${m.error ? html`<p class="error" role="alert" id="form-error">${m.error}</p>` : ''}
-${m.info ? html`<p class="notice">${m.info}</p>` : ''}
-<form method="post" action="/login/${m.txnId}/permanente">
+    stepTitle(ctx, t('permanente.title'), step, errors.length > 0),
+    html`${errorSummary(ctx, errors)}
+${stepCaption(ctx, t('permanente.title'), step)}
+<h1>${t('permanente.heading')}</h1>
+${notice(m.info)}
+<form method="post" action="/login/${m.txnId}/permanente" novalidate>
 ${csrfField(ctx)}
-<p><label for="username">${t('permanente.username')}</label>
-<input id="username" name="username" autocomplete="username" required spellcheck="false" value="${m.username ?? ''}"${m.error ? raw(' aria-describedby="form-error"') : ''}></p>
-<p><label for="password">${t('permanente.password')}</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required></p>
+${inputField(ctx, { id: 'username', label: t('permanente.username'), value: m.username ?? '', errors, attrs: raw(' autocomplete="username" required spellcheck="false"') })}
+${inputField(ctx, { id: 'password', label: t('permanente.password'), errors, attrs: raw(' type="password" autocomplete="current-password" required') })}
 <p><button type="submit">${t('permanente.submit')}</button></p>
 </form>
 ${permanenteServiceLinks(ctx)}

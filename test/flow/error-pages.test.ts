@@ -158,6 +158,40 @@ describeEachPair('error pages and language switching (issue 8)', (pair) => {
     expect((await agent.post('/post/lang?lang=en').type('form').send({ ...fields, RelayState: 'other' })).status).toBe(404);
   });
 
+  test('Cl@ve Permanente: a refused password is summarised and linked to its field; the code step has a timer and a way to more time', async () => {
+    const password = 'Una-Clave-Larga-2026';
+    const c = { ...citizen(), password };
+    await broker.services.citizens.create(c);
+    const agent = agentFor();
+    const sp = nodeSamlSp(broker, { authnContext: [SUBSTANTIAL] });
+    const s = await sendRedirectRequest(agent, sp);
+    const perm = await pickMethod(agent, s.headers.location!, 'permanente');
+    const first = await agent.get(perm);
+    // Substantial: the password, then an SMS code.
+    expect(first.text).toContain('<title>Paso 1 de 2: DNI/NIE y contraseña — Cl@ve Permanente · Pasarela</title>');
+    const wrong = await postForm(agent, first.text, { username: c.dni, password: 'not-it-at-all' });
+    expect(wrong.status).toBe(401);
+    expect(wrong.text).toMatch(/<title>Error: Paso 1 de 2/);
+    expect(wrong.text).toContain('<a href="#username">');
+    expect(wrong.text).toMatch(/<input id="username" name="username"[^>]*aria-invalid="true"/);
+    const code = await postForm(agent, wrong.text, { username: c.dni, password });
+    expect(code.status).toBe(200);
+    expect(code.text).toContain('<title>Paso 2 de 2: código por SMS — Cl@ve Permanente · Pasarela</title>');
+    expect(code.text).toMatch(/Tiene hasta las \d{2}:\d{2} \(hora peninsular\) para escribir el código/);
+    expect(code.text).toMatch(/<input id="otp" name="otp" inputmode="numeric" autocomplete="one-time-code"/);
+    // "More time": back to the password step, which sends a new code.
+    const restart = await postForm(agent, code.text, {}, 1);
+    expect(restart.status).toBe(303);
+    expect(restart.headers.location).toBe(perm);
+    const again = await agent.get(perm);
+    expect(again.text).toContain('id="password"');
+    clock.advance(61_000); // codes are at least 60 s apart
+    const second = await postForm(agent, again.text, { username: c.dni, password });
+    expect(second.text).toContain('id="otp"');
+    const done = await postForm(agent, second.text, { otp: lastCode(outbox, c.mobile) });
+    expect(posted(done.text).action).toBe(SP_ACS);
+  });
+
   test('an invalid request: the citizen reads the catalogue text; the technical reason sits in the developers block', async () => {
     const agent = agentFor();
     const res = await agent.get('/saml/sso?SAMLRequest=not-deflate');
