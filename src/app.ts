@@ -6,7 +6,8 @@ import { pinoHttp } from 'pino-http';
 import type { Services } from './services';
 import { createCsrf, pageSetup } from './web/context';
 import { createKit } from './web/kit';
-import { renderError } from './web/render';
+import { renderError, renderErrorLink, renderPostAgain, Signer, type PageHelpers } from './web/render';
+import { createHmac } from 'node:crypto';
 import { answerUnavailable } from './web/unavailable';
 import { unavailableBackend } from './faults';
 import { requestContext } from './log';
@@ -77,6 +78,19 @@ export function createApp(s: Services): Express {
   app.use(cookieParser());
   const web = { secureCookies: config.secureCookies, csrfSecret: s.secrets.csrf };
   app.use(pageSetup(web));
+  const csrf = createCsrf(web);
+  // Error pages sign their own address (language switch after a POST) and may carry the
+  // "return to the service" form: both need per-app helpers.
+  const pages: PageHelpers = {
+    signer: new Signer(createHmac('sha256', s.secrets.csrf).update('pasarela page links').digest()),
+    csrfToken: (req, res) => csrf.generateCsrfToken(req, res),
+  };
+  app.use((_req, res, next) => {
+    res.locals.pages = pages;
+    next();
+  });
+  app.get('/error/:token', renderErrorLink);
+  app.post('/post/lang', express.urlencoded({ extended: false, limit: '512kb', parameterLimit: 8 }), renderPostAgain);
 
   app.get('/static/pasarela.css', (_req, res) => {
     res.setHeader('Cache-Control', 'public, max-age=86400');
@@ -110,7 +124,6 @@ export function createApp(s: Services): Express {
     }),
   );
 
-  const csrf = createCsrf(web);
   const kit = createKit({
     broker: s.broker,
     citizens: s.citizens,
@@ -147,11 +160,12 @@ export function createApp(s: Services): Express {
     const e = err as { code?: string; type?: string; status?: number; message?: string };
     if (e.code === 'EBADCSRFTOKEN' || e === csrf.invalidCsrfTokenError) {
       req.log.info({ event: 'csrf.rejected' }, 'CSRF token rejected');
-      return renderError(req, res, 403, 'error.csrf');
+      const txn = /^\/login\/([A-Za-z0-9_-]{16,64})/.exec(req.originalUrl)?.[1];
+      return renderError(req, res, 403, 'error.csrf', undefined, txn ? { next: [{ kind: 'chooser', txnId: txn }] } : {});
     }
-    if (e.type === 'entity.too.large') return renderError(req, res, 413, 'error.request', { message: 'the message body is too large' });
+    if (e.type === 'entity.too.large') return renderError(req, res, 413, 'error.request', undefined, { detail: 'The message body is too large.' });
     if (e.type === 'entity.parse.failed' || e.type === 'parameters.too.many') {
-      return renderError(req, res, 400, 'error.request', { message: 'the form body could not be read' });
+      return renderError(req, res, 400, 'error.request', undefined, { detail: 'The form body could not be read.' });
     }
     // Redis or PostgreSQL unreachable: 503 (and the SP's signed Responder error when its ACS is known).
     if (unavailableBackend(err)) return answerUnavailable(s, req, res, err);

@@ -124,6 +124,7 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
       assertionLifetimeSeconds: config.saml.assertionLifetimeSeconds,
       transactionTtlSeconds: config.saml.transactionTtlSeconds,
       pendingTransactionTtlSeconds: config.saml.pendingTransactionTtlSeconds,
+      expiredTransactionGraceSeconds: config.saml.expiredTransactionGraceSeconds,
       transactionLimits: config.saml.transactionLimits,
       sessionTtlSeconds: config.session.ttlSeconds,
     },

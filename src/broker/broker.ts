@@ -41,6 +41,8 @@ export interface BrokerOptions {
   transactionTtlSeconds: number;
   /** Life of a transaction until the citizen picks a method. */
   pendingTransactionTtlSeconds?: number;
+  /** How long an expired login is kept so its page can still send the citizen back to the SP with AuthnFailed. */
+  expiredTransactionGraceSeconds?: number;
   /** New transactions per client address and per SP (counted in the store, so across nodes). */
   transactionLimits?: { perAddress: RateLimit; perSp: RateLimit };
   sessionTtlSeconds: number;
@@ -79,6 +81,7 @@ export class Broker {
       deps.store,
       deps.options.transactionTtlSeconds * 1000,
       (deps.options.pendingTransactionTtlSeconds ?? deps.options.transactionTtlSeconds) * 1000,
+      (deps.options.expiredTransactionGraceSeconds ?? 0) * 1000,
     );
     this.sessions = new SessionStore(deps.store, deps.options.sessionTtlSeconds * 1000);
   }
@@ -161,7 +164,15 @@ export class Broker {
 
   /** Look a transaction up together with its SP (which may have been removed from the trust list since). */
   async load(txnId: string): Promise<{ txn: LoginTransaction; sp: ServiceProvider } | null> {
-    const txn = await this.transactions.get(txnId);
+    const txn = await this.transactions.get(txnId, this.now());
+    if (!txn) return null;
+    const sp = this.deps.trust.get(txn.spEntityId);
+    return sp ? { txn, sp } : null;
+  }
+
+  /** A login that expired within its grace period and whose SP is still trusted: it can still be answered with AuthnFailed. */
+  async loadExpired(txnId: string): Promise<{ txn: LoginTransaction; sp: ServiceProvider } | null> {
+    const txn = await this.transactions.getExpired(txnId, this.now());
     if (!txn) return null;
     const sp = this.deps.trust.get(txn.spEntityId);
     return sp ? { txn, sp } : null;
@@ -177,7 +188,7 @@ export class Broker {
     result: AuthnResult,
     previousSessionId: string | undefined,
   ): Promise<{ post: PostBack; session?: SsoSession } | null> {
-    const txn = await this.transactions.take(txnId);
+    const txn = await this.transactions.take(txnId, this.now());
     if (!txn) return null;
     const sp = this.deps.trust.get(txn.spEntityId);
     if (!sp) return null;
@@ -202,7 +213,8 @@ export class Broker {
 
   /** The citizen gave up, or a method failed for good: the SP gets an error Response. */
   async fail(txnId: string, spec: ErrorSpec): Promise<PostBack | null> {
-    const txn = await this.transactions.take(txnId);
+    // An expired login can still be answered with an error: that is the citizen's way back to the SP.
+    const txn = await this.transactions.take(txnId, this.now(), { expired: 'allow' });
     if (!txn) return null;
     const sp = this.deps.trust.get(txn.spEntityId);
     if (!sp) return null;

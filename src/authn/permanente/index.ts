@@ -82,7 +82,7 @@ export function createPermanente(deps: CodeMethodDeps): Authenticator {
         const show = (status: number, error: string) => passwordPage(req, res, txn, status, { username, error });
         if (!username || !password) return show(400, ctx.t('field.required'));
         const dni = validateDniNie(username);
-        if (!dni.ok) return show(400, ctx.t('permanente.invalid_dni', { reason: dni.reason }));
+        if (!dni.ok) return show(400, ctx.t('permanente.invalid_dni', { reason: ctx.t(dni.code === 'check_letter' ? 'dni.check_letter' : 'dni.format') }));
 
         const attempt = { dni: dni.value, address: req.ip };
         const verdict = await tools.limits.check(attempt);

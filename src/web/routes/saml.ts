@@ -45,7 +45,7 @@ export function samlRouter(deps: SamlRouteDeps): Router {
         const post = await deps.broker.errorPost(f.respondTo, { status: f.status, subStatus: f.subStatus, message: f.message });
         renderPost(req, res, post);
       } else {
-        renderError(req, res, 400, 'error.request', { message: f.message });
+        renderError(req, res, 400, 'error.request', undefined, { detail: f.message });
       }
       return;
     }
