@@ -9,12 +9,15 @@ import { createOperatorAppFrom, type Readiness } from './operator/app';
 import { adminApiFor, trustAdminFor } from './admin/api';
 import { scheduleRefresh } from './trust/schedule';
 import { banner, listen } from './startup';
-import { buildServices } from './services';
+import { bootstrapServices, buildServices } from './services';
 
 /** Messages between the primary and its workers. */
 export type WorkerMessage =
   | { type: 'pasarela:listening' }
   | { type: 'pasarela:readyz?'; id: string }
+  /** After the primary's bootstrap wrote the trust list: read it again. */
+  | { type: 'pasarela:trust-reload' }
+  | { type: 'pasarela:trust-reloaded' }
   | ({ type: 'pasarela:readyz'; id: string } & Readiness);
 
 const READY_TIMEOUT_MS = 2000;
@@ -23,8 +26,9 @@ const MIN_WORKER_LIFE_MS = 10_000;
 
 /**
  * The cluster primary (`workers` > 1). It does the once-per-deployment work a worker must not
- * race on (migrations, development keys and PKI, the metadata directory import, the demo SP and
- * citizen), then forks the workers, which share the public ports (node:cluster distributes
+ * race on (migrations, development keys and PKI; once every worker and the operator listener
+ * are up, the metadata directory import, the demo SP and citizen, after which the workers
+ * reload the trust list), and forks the workers, which share the public ports (node:cluster distributes
  * connections round-robin) and state through Redis and PostgreSQL. It serves the operator
  * listener: /readyz asks every worker, /metrics sums theirs (prom-client's AggregatorRegistry)
  * and adds the primary's own process metrics, so the CPU of every broker process is counted.
@@ -33,7 +37,9 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   if (!config.store.redisUrl || !config.database.url) {
     throw new ConfigError('workers', 'REDIS_URL and DATABASE_URL when more than one worker runs (the in-memory store and SQLite belong to one process)');
   }
-  const prepared = await buildServices(config, log, { bootstrap: true });
+  // Keys, migrations and the development PKI now; the trust-list and demo writes wait until the
+  // workers and the operator listener are up, so a start that fails writes nothing.
+  const prepared = await buildServices(config, log, { bootstrap: false });
   const facts = { demo: prepared.demo, devPki: prepared.devPki, certificate: prepared.certificate };
   // Kept open for the admin API (trust list, self-check) and the metadata refresh schedule on the operator listener.
   const stopRefresh = scheduleRefresh(trustAdminFor(prepared), config.admin.refreshIntervalMinutes, log);
@@ -108,6 +114,9 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     config.operator.port,
     config.operator.host,
   );
+  await bootstrapServices(prepared);
+  await prepared.close();
+  await reloadWorkersTrust(log);
   const certificateHost = config.methods.enabled.includes('certificate')
     ? { url: `https://${config.certificate.host}:${config.certificate.port}` }
     : undefined;
@@ -129,4 +138,29 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** Every worker reads the trust list again (after the bootstrap); resolves when all answered, or after 5 s. */
+function reloadWorkersTrust(log: Logger): Promise<void> {
+  const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);
+  return new Promise((resolve) => {
+    let left = workers.length;
+    if (left === 0) return resolve();
+    const timer = setTimeout(() => {
+      log.warn({ event: 'cluster.trust_reload_timeout', left }, 'not every worker confirmed the trust-list reload');
+      resolve();
+    }, 5000);
+    for (const w of workers) {
+      const onMessage = (m: WorkerMessage) => {
+        if (m?.type !== 'pasarela:trust-reloaded') return;
+        w.off('message', onMessage);
+        if (--left === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      w.on('message', onMessage);
+      w.send({ type: 'pasarela:trust-reload' } satisfies WorkerMessage);
+    }
+  });
 }

@@ -14,7 +14,7 @@ import { createOperatorApp, readiness } from './operator/app';
 import { trustAdminFor } from './admin/api';
 import { scheduleRefresh } from './trust/schedule';
 import { setRsaSigning } from './saml/algorithms';
-import { bootstrapServices, buildServices, type Services } from './services';
+import { bootstrapServices, buildServices, publishMetadataAges, type Services } from './services';
 
 /**
  * Start the broker (loaded by main.ts): config -> stores -> app -> listen. One process by
@@ -46,6 +46,13 @@ async function main(): Promise<void> {
     new AggregatorRegistry(); // installs the worker side of prom-client's metrics requests
     process.on('message', (m: WorkerMessage) => {
       if (m?.type === 'pasarela:readyz?') void readiness(services).then((r) => process.send?.({ type: 'pasarela:readyz', id: m.id, ...r }));
+      if (m?.type === 'pasarela:trust-reload') {
+        void services.trust
+          .reload()
+          .then(() => publishMetadataAges(services))
+          .catch((err: unknown) => log.error({ err }, 'trust-list reload failed'))
+          .finally(() => process.send?.({ type: 'pasarela:trust-reloaded' }));
+      }
     });
   } else {
     operator = await listen(createServer(createOperatorApp(services)), config.operator.port, config.operator.host);

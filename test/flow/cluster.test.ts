@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import path from 'node:path';
-import { REPO_ROOT, startProcessBroker, type ProcessBroker } from '../support/broker-process';
+import { freePort, REPO_ROOT, startProcessBroker, type ProcessBroker } from '../support/broker-process';
 import { HttpCitizen } from '../support/http-citizen';
 import { describeWithProductionServices, freshPostgresDatabase, TEST_REDIS_URL } from '../support/pairs';
 
@@ -68,4 +69,47 @@ test('more than one worker without Redis and PostgreSQL stops the start, naming 
   });
   expect(r.status).toBe(2);
   expect(r.stderr).toContain('configuration key "workers": REDIS_URL and DATABASE_URL when more than one worker runs');
+});
+
+describeWithProductionServices('a cluster start that fails', () => {
+  test('(operator port in use) exits non-zero, leaves no worker behind and writes no demo SP or citizen', async () => {
+    const db = await freshPostgresDatabase();
+    const held = createServer();
+    try {
+      const port = await freePort();
+      await new Promise<void>((resolve) => held.listen(port, '127.0.0.1', resolve));
+      const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/main.js')], {
+        cwd: REPO_ROOT,
+        env: {
+          ...process.env,
+          WORKERS: '2',
+          REDIS_URL: TEST_REDIS_URL,
+          DATABASE_URL: db.url,
+          PORT: String(await freePort()),
+          OPERATOR_PORT: String(port),
+          METHODS: 'pin,permanente',
+          PASARELA_PAIRWISE_SECRET: 'cluster-fail-pairwise-secret-0123456789ab',
+          PASARELA_CSRF_SECRET: 'cluster-fail-csrf-secret-0123456789abcdef',
+          LOG_LEVEL: 'silent',
+        },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      // spawnSync returns once every process holding its pipes is gone: no orphaned worker.
+      expect(r.error).toBeUndefined();
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('EADDRINUSE');
+      const { DataSource } = await import('typeorm');
+      const check = await new DataSource({ type: 'postgres', url: db.url }).initialize();
+      try {
+        expect(await check.query('SELECT count(*)::int AS n FROM service_providers')).toEqual([{ n: 0 }]);
+        expect(await check.query('SELECT count(*)::int AS n FROM citizens')).toEqual([{ n: 0 }]);
+      } finally {
+        await check.destroy();
+      }
+    } finally {
+      held.close();
+      await db.drop();
+    }
+  }, 90_000);
 });

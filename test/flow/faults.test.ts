@@ -122,6 +122,22 @@ describeWithProductionServices('faults: Redis and PostgreSQL go away and come ba
     await fullLogin();
   }, 60_000);
 
+  test('a hung Redis (SIGSTOP: connected, silent): /readyz still answers, 503; requests answer 503 instead of hanging; back on SIGCONT', async () => {
+    const citizen = new HttpCitizen({ outboxPath: broker.outboxPath, headers: { 'accept-language': 'en' } });
+    const sso = await ssoRedirect(citizen);
+    redis.pause();
+    try {
+      expect(await readyz()).toEqual({ status: 503, body: { status: 'unavailable', store: false, database: true } });
+      const page = await citizen.get(sso);
+      expect(page.status).toBe(503);
+      expect(returnForm(page)?.action).toBe(`${broker.baseUrl}/demo/acs`);
+    } finally {
+      redis.resume();
+    }
+    await untilReady();
+    await fullLogin();
+  }, 60_000);
+
   test('PostgreSQL refused mid-login: 503 with the Responder error for the SP, /readyz fails; back when PostgreSQL is', async () => {
     const citizen = new HttpCitizen({ outboxPath: broker.outboxPath, headers: { 'accept-language': 'en' } });
     const toChooser = await citizen.get(await ssoRedirect(citizen));

@@ -24,7 +24,12 @@ describeWithProductionServices('two broker nodes behind a round-robin proxy', ()
     const proxyPort = await freePort();
     base = `http://127.0.0.1:${proxyPort}`;
     const shared = { REDIS_URL: TEST_REDIS_URL, DATABASE_URL: db.url, BASE_URL: base };
-    const config = { store: { keyPrefix: `pasarela-nodes-${randomBytes(4).toString('hex')}:` } };
+    const config = {
+      store: { keyPrefix: `pasarela-nodes-${randomBytes(4).toString('hex')}:` },
+      // The proxy is a load balancer on the loopback: its X-Forwarded-For names the client (the rate test gives its own).
+      trustProxy: ['loopback'],
+      saml: { transactionLimits: { perAddress: { max: 5, windowSeconds: 3600 }, perSp: { max: 5000, windowSeconds: 60 } } },
+    };
     a = await startProcessBroker({ env: shared, config, startTimeoutMs: 60_000 });
     // Node b: the same keys (signing, metadata, demo SP) as node a, as nodes of one deployment have.
     b = await startProcessBroker({ env: { ...shared, KEYS_DIR: a.keysDir }, config, startTimeoutMs: 60_000 });
@@ -107,5 +112,19 @@ describeWithProductionServices('two broker nodes behind a round-robin proxy', ()
     expect(counts.length).toBeGreaterThanOrEqual(2);
     // Strictly one fewer at each attempt, whichever node took it.
     for (let i = 1; i < counts.length; i++) expect(counts[i]).toBe(counts[i - 1]! - 1);
+  }, 60_000);
+
+  test('the per-address limit on new logins is one counter for both nodes', async () => {
+    const headers: Record<string, string> = { 'x-forwarded-for': '203.0.113.77', 'accept-language': 'en' };
+    const citizen = new HttpCitizen({ outboxPath: a.outboxPath, headers });
+    const statuses: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      headers['x-node'] = i % 2 === 0 ? 'a' : 'b';
+      citizen.clearCookies();
+      const page = await citizen.get((await citizen.get(`${base}/demo/login?loa=low`)).location!);
+      statuses.push(`${page.headers.get('x-served-by')}:${page.status}`);
+    }
+    // Five new logins in all (three through a, two through b), then the sixth is refused, by b.
+    expect(statuses).toEqual(['a:303', 'b:303', 'a:303', 'b:303', 'a:303', 'b:429']);
   }, 60_000);
 });

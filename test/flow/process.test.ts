@@ -170,4 +170,20 @@ describe('a start that fails', () => {
     expect(r.stderr).toContain(`pasarela: configuration key "keys.nextSigningCertPath": a readable PEM certificate at ${path.join(r.dir, 'no-such-next.crt')}`);
     expect(r.stderr).not.toMatch(/^Error: ENOENT/m);
   });
+
+  test('(DATABASE_URL or REDIS_URL to a closed port) says which service is unreachable, without a stack trace or the password', async () => {
+    const closed = await freePort();
+    const pg = await failedStart({ env: { DATABASE_URL: `postgres://pasarela:s3cret@127.0.0.1:${closed}/pasarela` } });
+    dirs.push(pg.dir);
+    expect(pg.status).toBe(1);
+    expect(pg.stderr).toContain(`pasarela: failed to start: cannot connect to PostgreSQL at postgres://pasarela:***@127.0.0.1:${closed}/pasarela`);
+    expect(pg.stderr).not.toContain('s3cret');
+    expect(pg.stderr).not.toMatch(/^\s+at /m);
+    const redis = await failedStart({ env: { REDIS_URL: `redis://:s3cret@127.0.0.1:${closed}` } });
+    dirs.push(redis.dir);
+    expect(redis.status).toBe(1);
+    expect(redis.stderr).toContain(`pasarela: failed to start: cannot connect to Redis at redis://:***@127.0.0.1:${closed}`);
+    expect(redis.stderr).not.toContain('s3cret');
+    expect(redis.stderr).not.toMatch(/^\s+at /m);
+  }, 60_000);
 });

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -104,5 +104,60 @@ describe('the store through Redis Sentinel', () => {
 
   test('a master name the sentinel does not know fails the start with a clear message', async () => {
     await expect(createStore({ redisUrl: `redis+sentinel://127.0.0.1:${sentinelPort}/nosuchmaster`, connectTimeoutMs: 1500 })).rejects.toThrow(/cannot connect to Redis at/);
+  });
+});
+
+/** A real three-master Redis Cluster of the test's own (redis-server --cluster-enabled, redis-cli --cluster create). */
+describe('the store on Redis Cluster', () => {
+  const nodes: ChildProcess[] = [];
+  let dir: string;
+  let ports: number[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'pasarela-cluster-'));
+    ports = [await freePort(), await freePort(), await freePort()];
+    for (const port of ports) {
+      const node = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`), '--save', '', '--appendonly', 'no'],
+        { cwd: dir, stdio: 'ignore' },
+      );
+      nodes.push(node);
+      process.once('exit', () => node.kill('SIGKILL'));
+      await waitForPort(port);
+    }
+    const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
+    if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
+    // Wait until every node reports the cluster as ok.
+    for (let i = 0; i < 100; i++) {
+      const info = ports.map((p) => spawnSync('redis-cli', ['-p', String(p), 'cluster', 'info'], { encoding: 'utf8' }).stdout);
+      if (info.every((x) => x.includes('cluster_state:ok'))) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('the test cluster did not reach cluster_state:ok');
+  }, 60_000);
+  afterAll(() => {
+    for (const n of nodes) n.kill('SIGTERM');
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('createStore on redis+cluster:// works on keys spread over every master', async () => {
+    const store = await createStore({ redisUrl: `redis+cluster://127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`, keyPrefix: 'cluster-test:' });
+    try {
+      // Enough keys to land in every master's slots.
+      for (let i = 0; i < 30; i++) {
+        expect(await store.setIfAbsent(`replay:${i}`, 'v', 10_000)).toBe(true);
+        expect(await store.setIfAbsent(`replay:${i}`, 'w', 10_000)).toBe(false);
+        expect(await store.increment(`count:${i}`, 10_000)).toBe(1);
+        expect(await store.increment(`count:${i}`, 10_000)).toBe(2);
+        expect(await store.take(`replay:${i}`)).toBe('v');
+        expect(await store.take(`replay:${i}`)).toBeNull();
+      }
+      expect(await store.ping()).toBe(true);
+      const perNode = ports.map((p) => Number(spawnSync('redis-cli', ['-p', String(p), 'dbsize'], { encoding: 'utf8' }).stdout.trim()));
+      for (const n of perNode) expect(n).toBeGreaterThan(0);
+    } finally {
+      await store.close();
+    }
   });
 });

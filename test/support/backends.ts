@@ -31,6 +31,9 @@ export interface OwnRedis {
   stop(): Promise<void>;
   /** Start it again on the same port (empty: it keeps no data). */
   start(): Promise<void>;
+  /** SIGSTOP / SIGCONT: the server keeps its connections but answers nothing (a hung Redis). */
+  pause(): void;
+  resume(): void;
 }
 
 /** A redis-server on `port`, no persistence; stopped at the end by the caller (`stop`). */
@@ -50,7 +53,7 @@ export async function startOwnRedis(port: number): Promise<OwnRedis> {
     await exited;
   };
   await start();
-  return { port, url: `redis://127.0.0.1:${port}`, stop, start };
+  return { port, url: `redis://127.0.0.1:${port}`, stop, start, pause: () => child?.kill('SIGSTOP'), resume: () => child?.kill('SIGCONT') };
 }
 
 export interface TcpProxy {

@@ -20,7 +20,8 @@ import type { HttpFetcher } from '../../pki/http';
 import type { KeyValueStore } from '../../store/types';
 import { pageContext, pageSetup, setCsp } from '../../web/context';
 import type { MessageKey } from '../../web/i18n';
-import { renderError } from '../../web/render';
+import { renderError, renderUnavailable } from '../../web/render';
+import { unavailableBackend } from '../../faults';
 import { STYLESHEET } from '../../web/views';
 import type { CertificateSettings } from './config';
 import { handleKey, type CertificateLoginResult } from './handle';
@@ -269,6 +270,13 @@ export function createCertificateHostApp(
 
   app.use((req, res) => renderError(req, res, 404, 'error.notfound'));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const backend = unavailableBackend(err);
+    if (backend) {
+      // Redis (the one-time hand-back) or PostgreSQL down: the same 503 page as the main host.
+      req.log.error({ event: `${backend}.unavailable`, err: err instanceof Error ? err.message : String(err) }, `${backend} unavailable: answered 503`);
+      if (!res.headersSent) renderUnavailable(req, res);
+      return;
+    }
     req.log.error({ err }, 'unhandled error on the certificate host');
     if (res.headersSent) return;
     renderError(req, res, 500, 'error.internal');
