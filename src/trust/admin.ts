@@ -185,6 +185,8 @@ export class TrustAdmin {
     const policy = opts.policy ?? (existing ? (JSON.parse(existing.policy) as Partial<SpPolicy>) : {});
     const sp = this.validate(xml, policy, opts.source ?? opts.actor);
     const created = await this.o.ds.transaction(async (m) => {
+      // A document imported by hand takes over from the SP's metadata URL, if it had one.
+      await m.getRepository(MetadataSourceEntity).delete({ kind: 'sp', entityId: sp.entityId });
       const c = await this.write(m, sp, xml, policy, opts.source ?? opts.actor, undefined);
       await this.audit.record({ type: c ? 'sp.added' : 'sp.updated', actor: opts.actor, detail: { entityId: sp.entityId, source: opts.source ?? opts.actor } }, m);
       await bumpTrustVersion(m);

@@ -1,6 +1,7 @@
 import type { Express } from 'express';
 import { exportJWK, generateKeyPair, SignJWT, type KeyLike } from 'jose';
 import request from 'supertest';
+import { jwtVerifier } from '../../src/admin/api/auth';
 import { AdminTokens } from '../../src/admin/tokens';
 import { createOperatorApp } from '../../src/operator/app';
 import { makeSelfSignedRsa, selfSignedFor } from '../../src/pki/self-signed';
@@ -264,6 +265,11 @@ describe.each(storagePairs().map((p) => [p.name, p] as const))('admin API (%s)',
     expect(missing.body.detail).toMatch(/answered HTTP 404/);
     const notUrl = await request(op).post(`${enc(SP_ENTITY)}/refresh`).set(as('operator'));
     expect(notUrl.status).toBe(409);
+    // The download is cut past admin.fetch.maxBytes (1 MiB).
+    fixtures.set('/huge.xml', spXml({ entityId: 'https://huge.test/md', certPem: cert.certPem }).replace('<md:SPSSODescriptor', `<!-- ${'y'.repeat(2 * 1024 * 1024)} --><md:SPSSODescriptor`));
+    const huge = await request(op).post('/admin/api/sps').set(as('operator')).send({ metadataUrl: `${fixtures.url}/huge.xml` });
+    expect(huge.status).toBe(413);
+    expect(huge.body.detail).toMatch(/huge\.xml is (\d+ bytes; at most|larger than) 1048576 bytes/);
   });
 
   test('signed aggregate: verified against the pinned key, validUntil required; a bad signature keeps the last good copy', async () => {
@@ -304,6 +310,15 @@ describe.each(storagePairs().map((p) => [p.name, p] as const))('admin API (%s)',
     expect(broker.services.trust.get(b)).toBeUndefined();
     const sources = await request(op).get('/admin/api/sources').set(as('auditor')).expect(200);
     expect(sources.body.items.find((s: { sourceId: string }) => s.sourceId === sourceId)).toMatchObject({ status: 'ok', lastError: null });
+  });
+
+  test('JWTs through issuer discovery: the JWKS named by /.well-known/openid-configuration', async () => {
+    fixtures.set('/.well-known/openid-configuration', JSON.stringify({ issuer: fixtures.url, jwks_uri: `${fixtures.url}/jwks.json` }), 'application/json');
+    const verify = jwtVerifier({ issuer: fixtures.url, roleClaim: 'roles' })!;
+    const token = await new SignJWT({ roles: 'operator auditor' }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(fixtures.url).setSubject('svc').setExpirationTime('1m').sign(jwtKey);
+    expect(await verify(token)).toEqual({ kind: 'jwt', name: 'svc', roles: ['operator', 'auditor'], actor: 'admin:jwt:svc' });
+    const otherIssuer = await new SignJWT({ roles: 'operator' }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer('https://elsewhere.test').setExpirationTime('1m').sign(jwtKey);
+    await expect(verify(otherIssuer)).rejects.toThrow(/iss/);
   });
 
   test('the OpenAPI document is served beside the API and lists every resource', async () => {
