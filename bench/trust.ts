@@ -6,7 +6,7 @@
  *  (c) a change to one SP when 10,000 are loaded: what every node's poll-triggered reload costs;
  *  (d) a signed 10,000-entity aggregate (eduGAIN-style): first import (verify + validate + write),
  *      a refresh with nothing changed, and a refresh with 1% changed; per entity.
- * (npm run bench runs it as its part (e).) SQLite (embedded pair) in a temp dir. Not a test: it prints. BENCH_TRUST_SIZES=10,1000 for a quicker look.
+ * (npm run bench runs it as its part (e).) SQLite (embedded pair) in a temp dir. Not a test: it prints. BENCH_TRUST_SIZES=10,1000 for a quicker look, BENCH_TRUST_AGGREGATE=0 to skip (d).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -148,7 +148,7 @@ async function main(): Promise<void> {
   console.log('Pasarela trust-list benchmark — one run, this machine; ratios matter.\n');
   if (!(globalThis as { gc?: unknown }).gc) console.log('(run with --expose-gc for steadier memory figures)');
   await lookups();
-  await aggregate(Math.max(...SIZES));
+  if (process.env.BENCH_TRUST_AGGREGATE !== '0') await aggregate(Math.max(...SIZES));
 }
 
 main().catch((err: unknown) => {

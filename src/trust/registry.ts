@@ -55,6 +55,8 @@ export class DbTrustRegistry implements TrustRegistry {
   /** Per entity: the row's updated_at (ms) when it was parsed, so a reload re-parses only changed rows. */
   private stamps = new Map<string, string>();
   private reloading: Promise<unknown> = Promise.resolve();
+  /** Earliest validUntil in the cache (ms), Infinity when none. */
+  private nextExpiry = Infinity;
 
   constructor(
     private readonly ds: DataSource,
@@ -65,10 +67,28 @@ export class DbTrustRegistry implements TrustRegistry {
   ) {}
 
   get(entityId: string): ServiceProvider | undefined {
-    const sp = this.cache.get(entityId);
-    // validUntil honoured on the hot path: a comparison, no parse.
-    if (sp?.validUntil && sp.validUntil.getTime() <= this.now().getTime()) return undefined;
-    return sp;
+    // validUntil honoured on the hot path: one comparison with the earliest end of validity in the
+    // cache (no clock read at all while no SP has one); the expired ones are dropped when it passes.
+    if (this.nextExpiry !== Infinity && this.now().getTime() >= this.nextExpiry) this.dropExpired();
+    return this.cache.get(entityId);
+  }
+
+  /** Drop SPs whose validUntil passed (their stamps stay: only a changed row brings one back). */
+  private dropExpired(): void {
+    const t = this.now().getTime();
+    const next = new Map<string, ServiceProvider>();
+    for (const [id, sp] of this.cache) {
+      if (sp.validUntil && sp.validUntil.getTime() <= t) this.log.warn({ sp: id, validUntil: sp.validUntil.toISOString() }, 'service provider metadata expired: no longer trusted');
+      else next.set(id, sp);
+    }
+    this.setCache(next);
+  }
+
+  private setCache(next: Map<string, ServiceProvider>): void {
+    let earliest = Infinity;
+    for (const sp of next.values()) if (sp.validUntil && sp.validUntil.getTime() < earliest) earliest = sp.validUntil.getTime();
+    this.cache = next;
+    this.nextExpiry = earliest;
   }
 
   list(): ServiceProvider[] {
@@ -157,7 +177,7 @@ export class DbTrustRegistry implements TrustRegistry {
         this.log.error({ sp: row.entityId, err: (err as Error).message }, 'service provider left out of the trust list');
       }
     }
-    this.cache = next;
+    this.setCache(next);
     this.stamps = stamps;
   }
 }
