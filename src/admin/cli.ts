@@ -8,6 +8,7 @@ import { createDataSource } from '../db/data-source';
 import { PasarelaError } from '../errors';
 import { ADMIN_USAGE, adminCommand } from './commands/admin';
 import { SP_USAGE, spCommand } from './commands/sp';
+import { CITIZEN_USAGE, isCitizenCommand, runCitizenCommand } from './commands/citizen';
 
 const USAGE = `usage:
   npm run cli -- citizen add --dni 12345678Z --given-name María --first-surname García [--second-surname López]
@@ -15,6 +16,7 @@ const USAGE = `usage:
                             [--validity 2031-01-01] [--email x@example.org] [--password '...']
       (without --password the citizen is registered pending activation)
   npm run cli -- citizen show --dni 12345678Z
+${CITIZEN_USAGE}
 ${SP_USAGE}
 ${ADMIN_USAGE}`;
 
@@ -23,6 +25,8 @@ async function main(argv: string[]): Promise<number> {
   // Trust list and admin tokens (src/admin/commands).
   if (area === 'sp') return spCommand(action, rest);
   if (area === 'admin') return adminCommand(action, rest);
+  // Citizen lifecycle commands (issue 7) parse their own options.
+  if (isCitizenCommand(area, action)) return runCitizenCommand(loadConfig(), argv);
   const { values } = parseArgs({
     args: rest,
     allowPositionals: true,

@@ -53,7 +53,30 @@ export class SessionStore {
     const raw = await this.store.get(this.key(id));
     if (!raw) return null;
     const session = JSON.parse(raw) as SsoSession;
-    return Date.parse(session.expiresAt) > now.getTime() ? session : null;
+    if (Date.parse(session.expiresAt) <= now.getTime()) return null;
+    if (session.subject.citizenId && (await this.revokedBefore(session))) {
+      await this.destroy(session.id);
+      return null;
+    }
+    return session;
+  }
+
+  private revokedKey(citizenId: string): string {
+    return `sso-revoked:${citizenId}`;
+  }
+
+  /**
+   * Every session of this citizen created up to `now` stops working, on every node at once: the
+   * index by subject is one marker in the shared store, read by \`get\` (deregistration, issue 7).
+   * It lives as long as a session can, so no session older than it can outlive it.
+   */
+  async revokeSubject(citizenId: string, now: Date): Promise<void> {
+    await this.store.set(this.revokedKey(citizenId), String(now.getTime()), this.ttlMs);
+  }
+
+  private async revokedBefore(session: SsoSession): Promise<boolean> {
+    const marker = await this.store.get(this.revokedKey(session.subject.citizenId!));
+    return marker !== null && Date.parse(session.createdAt) <= Number(marker);
   }
 
   async destroy(id: string): Promise<void> {

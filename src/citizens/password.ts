@@ -88,13 +88,16 @@ export function needsRehash(encoded: string, params: ScryptParams = SCRYPT_DEFAU
   return d.params.N !== params.N || d.params.r !== params.r || d.params.p !== params.p || d.key.length !== KEY_BYTES;
 }
 
-export type PasswordPolicyReason = 'too_short' | 'too_few_groups' | 'contains_name' | 'contains_dni';
+/** `reused` and `mismatch` are decided by the lifecycle (history, confirmation), the rest by `checkPasswordPolicy`. */
+export type PasswordPolicyReason = 'too_short' | 'too_few_groups' | 'contains_name' | 'contains_dni' | 'reused' | 'mismatch';
 
 export const PASSWORD_POLICY_MESSAGES: Record<PasswordPolicyReason, string> = {
   too_short: 'at least 8 characters',
   too_few_groups: 'below 16 characters, characters from 3 of: lower case, upper case, digits, symbols',
   contains_name: 'must not contain your name or surnames',
   contains_dni: 'must not contain your DNI/NIE number',
+  reused: 'must differ from your last 5 passwords',
+  mismatch: 'the two passwords must be the same',
 };
 
 export interface PasswordOwner {

@@ -22,21 +22,25 @@ export type PasswordCheck =
 export interface AuditContext {
   actor?: string;
   requestId?: string;
+  /** Client address (account pages), kept in the audit detail. */
+  address?: string;
+  /** The login this check is part of: method and SP, kept in the audit detail of the outcome. */
+  login?: { method: string; sp?: string };
 }
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
-function isCalendarDate(s: string): boolean {
+export function isCalendarDate(s: string): boolean {
   if (!DATE.test(s)) return false;
   const d = new Date(`${s}T00:00:00Z`);
   return !Number.isNaN(d.getTime()) && d.toISOString().startsWith(s);
 }
 
-function invalid(field: string, why: string): PasarelaError {
+export function invalid(field: string, why: string): PasarelaError {
   return new PasarelaError('ERR_CITIZEN_INVALID', `${field}: ${why}`);
 }
 
-function toCitizen(row: CitizenRow): Citizen {
+export function toCitizen(row: CitizenRow): Citizen {
   return {
     id: row.id,
     dni: row.dni,
@@ -52,14 +56,39 @@ function toCitizen(row: CitizenRow): Citizen {
     failedPasswordAttempts: row.failedPasswordAttempts,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+    passwordSetAt: row.passwordSetAt ?? null,
+    registrationRef: row.registrationRef ?? null,
+    registrationChannel: row.registrationChannel ?? null,
   };
 }
 
-function isUniqueViolation(err: unknown): boolean {
+export function isUniqueViolation(err: unknown): boolean {
   if (!(err instanceof QueryFailedError)) return false;
   const driverError: unknown = err.driverError;
   const code = driverError && typeof driverError === 'object' && 'code' in driverError ? String(driverError.code) : '';
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/**
+ * Checks and normalises a registration's fields; throws ERR_CITIZEN_INVALID naming the field.
+ * Shared by `create` and the lifecycle's `register`.
+ */
+export function validateNewCitizen(n: NewCitizen) {
+    const dni = validateDniNie(n.dni);
+    if (!dni.ok) throw invalid('dni', dni.reason);
+    const givenName = n.givenName.trim();
+    const firstSurname = n.firstSurname.trim();
+    const secondSurname = n.secondSurname?.trim() || null;
+    if (!givenName) throw invalid('givenName', 'required');
+    if (!firstSurname) throw invalid('firstSurname', 'required');
+    if (!isCalendarDate(n.dateOfBirth)) throw invalid('dateOfBirth', 'expected a YYYY-MM-DD date');
+    if (n.dniValidityDate && !isCalendarDate(n.dniValidityDate)) throw invalid('dniValidityDate', 'expected a YYYY-MM-DD date');
+    const mobile = n.mobile.replace(/[\s-]/g, '');
+    if (!/^\+?\d{6,15}$/.test(mobile)) throw invalid('mobile', 'expected a phone number such as +34600000000');
+    const email = n.email?.trim() || null;
+    if (email && !/^[^@\s]+@[^@\s]+$/.test(email)) throw invalid('email', 'not an e-mail address');
+    if (n.registrationLevel !== 'basic' && n.registrationLevel !== 'advanced') throw invalid('registrationLevel', 'basic or advanced');
+  return { dni, givenName, firstSurname, secondSurname, mobile, email };
 }
 
 /** Compared against when the DNI is unknown or cannot log in, so that case costs the same scrypt as a real one. */
@@ -77,20 +106,7 @@ export class CitizenRepository {
   ) {}
 
   async create(n: NewCitizen, ctx: AuditContext = {}): Promise<Citizen> {
-    const dni = validateDniNie(n.dni);
-    if (!dni.ok) throw invalid('dni', dni.reason);
-    const givenName = n.givenName.trim();
-    const firstSurname = n.firstSurname.trim();
-    const secondSurname = n.secondSurname?.trim() || null;
-    if (!givenName) throw invalid('givenName', 'required');
-    if (!firstSurname) throw invalid('firstSurname', 'required');
-    if (!isCalendarDate(n.dateOfBirth)) throw invalid('dateOfBirth', 'expected a YYYY-MM-DD date');
-    if (n.dniValidityDate && !isCalendarDate(n.dniValidityDate)) throw invalid('dniValidityDate', 'expected a YYYY-MM-DD date');
-    const mobile = n.mobile.replace(/[\s-]/g, '');
-    if (!/^\+?\d{6,15}$/.test(mobile)) throw invalid('mobile', 'expected a phone number such as +34600000000');
-    const email = n.email?.trim() || null;
-    if (email && !/^[^@\s]+@[^@\s]+$/.test(email)) throw invalid('email', 'not an e-mail address');
-    if (n.registrationLevel !== 'basic' && n.registrationLevel !== 'advanced') throw invalid('registrationLevel', 'basic or advanced');
+    const { dni, givenName, firstSurname, secondSurname, mobile, email } = validateNewCitizen(n);
 
     let passwordHash: string | null = null;
     if (n.password !== undefined) {
@@ -116,6 +132,7 @@ export class CitizenRepository {
       lockedAt: null,
       createdAt: now,
       updatedAt: now,
+      passwordSetAt: passwordHash ? now : null,
     };
     try {
       await this.ds.transaction(async (m) => {
@@ -163,6 +180,7 @@ export class CitizenRepository {
   async verifyPassword(dniInput: string, password: string, ctx: AuditContext = {}): Promise<PasswordCheck> {
     const dni = normalizeDni(dniInput);
     const actor = ctx.actor ?? 'citizen';
+    const login = ctx.login ? { method: ctx.login.method, sp: ctx.login.sp } : {};
     const row = await this.rowByDni(dni);
     const usable = row !== null && row.passwordHash !== null && (row.status === 'active' || row.status === 'locked');
     const good = await verifyPassword(password, usable ? row.passwordHash! : await decoy());
@@ -170,7 +188,7 @@ export class CitizenRepository {
       const reason = !row ? 'unknown' : !usable ? 'inactive' : good ? 'locked' : 'locked_bad_password';
       await this.ds.transaction((m) =>
         this.audit.record(
-          { type: 'auth.password.failed', actor, citizenId: row?.id, requestId: ctx.requestId, detail: row ? { reason } : { reason, who: maskDni(dni) } },
+          { type: 'auth.password.failed', actor, citizenId: row?.id, requestId: ctx.requestId, detail: row ? { reason, ...login } : { reason, who: maskDni(dni), ...login } },
           m,
         ),
       );
@@ -191,15 +209,15 @@ export class CitizenRepository {
       if (changed.affected !== 1) {
         // Locked (or deactivated) by someone else since we read it: that attempt wins.
         const reason = current.status === 'locked' ? (good ? 'locked' : 'locked_bad_password') : 'inactive';
-        await this.audit.record({ ...base, type: 'auth.password.failed', detail: { reason } }, m);
+        await this.audit.record({ ...base, type: 'auth.password.failed', detail: { reason, ...login } }, m);
         return { ok: false, reason };
       }
       if (good) {
-        await this.audit.record({ ...base, type: 'auth.password.ok' }, m);
+        await this.audit.record({ ...base, type: 'auth.password.ok', detail: login }, m);
         return { ok: true, citizen: toCitizen(current) };
       }
       const attempt = current.failedPasswordAttempts;
-      await this.audit.record({ ...base, type: 'auth.password.failed', detail: { reason: 'bad_password', attempt } }, m);
+      await this.audit.record({ ...base, type: 'auth.password.failed', detail: { reason: 'bad_password', attempt, ...login } }, m);
       if (attempt < MAX_FAILED_PASSWORD_ATTEMPTS) {
         return { ok: false, reason: 'bad_password', remainingAttempts: MAX_FAILED_PASSWORD_ATTEMPTS - attempt };
       }
@@ -232,7 +250,7 @@ export class CitizenRepository {
       const changed = await m
         .createQueryBuilder()
         .update(CitizenEntity)
-        .set({ passwordHash, status: 'active', failedPasswordAttempts: 0, lockedAt: null, updatedAt: now })
+        .set({ passwordHash, status: 'active', failedPasswordAttempts: 0, lockedAt: null, updatedAt: now, passwordSetAt: now })
         .where('id = :id AND status <> :gone', { id: citizenId, gone: 'deregistered' })
         .execute();
       if (changed.affected !== 1) throw new PasarelaError('ERR_CITIZEN_INACTIVE', 'the citizen is deregistered');

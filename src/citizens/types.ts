@@ -19,6 +19,12 @@ export interface Citizen {
   failedPasswordAttempts: number;
   createdAt: Date;
   updatedAt: Date;
+  /** When the current password was set (expiry counts from it); null without a password. */
+  passwordSetAt: Date | null;
+  /** Reference of the current registration (lifecycle `register`); null for seeded citizens. */
+  registrationRef: string | null;
+  /** office | certificate | video | letter; null for seeded citizens. */
+  registrationChannel: string | null;
 }
 
 export interface NewCitizen {

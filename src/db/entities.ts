@@ -27,6 +27,13 @@ export interface CitizenRow {
   lockedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+  /** When the current password was set (expiry counts from here); null without a password. Migration 1700000000001. */
+  passwordSetAt?: Date | null;
+  /** Reference of the current registration (printed for the registrar and the citizen). */
+  registrationRef?: string | null;
+  /** How the current registration was made: office, certificate, video, letter (null: seeded or `citizen add`). */
+  registrationChannel?: string | null;
+  deregisteredAt?: Date | null;
 }
 
 export const CitizenEntity = new EntitySchema<CitizenRow>({
@@ -49,6 +56,10 @@ export const CitizenEntity = new EntitySchema<CitizenRow>({
     lockedAt: { name: 'locked_at', type: Date, nullable: true },
     createdAt: { name: 'created_at', type: Date },
     updatedAt: { name: 'updated_at', type: Date },
+    passwordSetAt: { name: 'password_set_at', type: Date, nullable: true },
+    registrationRef: { name: 'registration_ref', type: 'varchar', length: 32, nullable: true },
+    registrationChannel: { name: 'registration_channel', type: 'varchar', length: 16, nullable: true },
+    deregisteredAt: { name: 'deregistered_at', type: Date, nullable: true },
   },
 });
 
@@ -106,4 +117,56 @@ export const AuditEventEntity = new EntitySchema<AuditEventRow>({
   },
 });
 
-export const ENTITIES = [CitizenEntity, ServiceProviderEntity, AuditEventEntity, ...OPERATOR_ENTITIES];
+// Citizen lifecycle (issue 7, migration 1700000000001).
+
+export type ActivationCodeStatus = 'active' | 'used' | 'revoked' | 'locked';
+
+export interface ActivationCodeRow {
+  id: string;
+  citizenId: string;
+  /** SHA-256 (base64url) of `<citizen id>:<code>`; the code itself is never stored. */
+  codeHash: string;
+  /** `letter`, `sms`, `email` or `office`: how it reached the citizen. */
+  delivery: string;
+  status: ActivationCodeStatus;
+  failedAttempts: number;
+  expiresAt: Date;
+  createdAt: Date;
+  usedAt: Date | null;
+}
+
+export const ActivationCodeEntity = new EntitySchema<ActivationCodeRow>({
+  name: 'ActivationCode',
+  tableName: 'activation_codes',
+  columns: {
+    id: { type: 'varchar', length: 36, primary: true },
+    citizenId: { name: 'citizen_id', type: 'varchar', length: 36 },
+    codeHash: { name: 'code_hash', type: 'varchar', length: 64 },
+    delivery: { type: 'varchar', length: 16 },
+    status: { type: 'varchar', length: 16 },
+    failedAttempts: { name: 'failed_attempts', type: 'int', default: 0 },
+    expiresAt: { name: 'expires_at', type: Date },
+    createdAt: { name: 'created_at', type: Date },
+    usedAt: { name: 'used_at', type: Date, nullable: true },
+  },
+});
+
+export interface PasswordHistoryRow {
+  id: string;
+  citizenId: string;
+  passwordHash: string;
+  createdAt: Date;
+}
+
+export const PasswordHistoryEntity = new EntitySchema<PasswordHistoryRow>({
+  name: 'PasswordHistory',
+  tableName: 'password_history',
+  columns: {
+    id: { type: 'varchar', length: 36, primary: true },
+    citizenId: { name: 'citizen_id', type: 'varchar', length: 36 },
+    passwordHash: { name: 'password_hash', type: 'varchar', length: 255 },
+    createdAt: { name: 'created_at', type: Date },
+  },
+});
+
+export const ENTITIES = [CitizenEntity, ServiceProviderEntity, AuditEventEntity, ActivationCodeEntity, PasswordHistoryEntity, ...OPERATOR_ENTITIES];

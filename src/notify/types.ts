@@ -2,7 +2,8 @@
 export interface NotifyMessage {
   /** Phone number in international form (+34600000000). */
   to: string;
-  channel: 'sms' | 'app';
+  /** `letter` and `email` carry activation codes (lifecycle); a provider driver passes the channel on. */
+  channel: 'sms' | 'app' | 'letter' | 'email';
   /** The text the citizen reads (for one-time codes it contains the code). */
   text: string;
   /** The one-time code inside `text`; only the development outbox records it separately. */

@@ -1,6 +1,8 @@
 import express, { type Express, type Router } from 'express';
 import { adminApiFor } from '../admin/api';
 import helmet from 'helmet';
+import { withTimeout } from '../faults';
+import type { Metrics } from '../metrics';
 import type { Services } from '../services';
 
 export interface Readiness {
@@ -17,15 +19,21 @@ export interface OperatorSources {
   admin?: Router;
 }
 
-/** Store and database answer? (The probe of /readyz.) */
-export async function readiness(s: Pick<Services, 'store' | 'ds'>): Promise<Readiness> {
+/** How long /readyz waits for each of the store and the database: a hung backend is a failed probe, never a hung probe. */
+export const PROBE_TIMEOUT_MS = 1500;
+
+/** Store and database answer within PROBE_TIMEOUT_MS? (The probe of /readyz.) Failures are counted in the metrics. */
+export async function readiness(s: Pick<Services, 'store' | 'ds'> & { metrics?: Pick<Metrics, 'recordBackendError'> }): Promise<Readiness> {
   const [store, database] = await Promise.all([
-    s.store.ping().catch(() => false),
-    s.ds.query('SELECT 1').then(
-      () => true,
-      () => false,
+    withTimeout(s.store.ping(), PROBE_TIMEOUT_MS, false),
+    withTimeout(
+      s.ds.query('SELECT 1').then(() => true),
+      PROBE_TIMEOUT_MS,
+      false,
     ),
   ]);
+  if (!store) s.metrics?.recordBackendError('store', 'probe');
+  if (!database) s.metrics?.recordBackendError('database', 'probe');
   return { ready: store && database, store, database };
 }
 

@@ -7,7 +7,7 @@ import { dniCheckLetter } from '../../src/citizens/nif';
 import { kdfStats, PasswordPolicyError } from '../../src/citizens/password';
 import { CitizenRepository, MAX_FAILED_PASSWORD_ATTEMPTS } from '../../src/citizens/repository';
 import type { NewCitizen } from '../../src/citizens/types';
-import { closeDataSource, createDataSource } from '../../src/db/data-source';
+import { closeDataSource, createDataSource, MIGRATIONS } from '../../src/db/data-source';
 import { AuditEventEntity, CitizenEntity, ServiceProviderEntity } from '../../src/db/entities';
 import { describeEachPair } from '../support/pairs';
 
@@ -306,14 +306,18 @@ describeEachPair('database migrations', (pair) => {
       for (const table of ['citizens', 'service_providers', 'audit_events']) expect(await qr.hasTable(table)).toBe(true);
       expect(await ds.showMigrations()).toBe(false);
       const applied = () => ds.query('SELECT name FROM migrations') as Promise<{ name: string }[]>;
-      expect(await applied()).toEqual([{ name: 'Initial1700000000000' }]);
+      // Every migration, oldest first (each new one is appended to MIGRATIONS).
+      const all = MIGRATIONS.map((M) => ({ name: new M().name }));
+      expect(all[0]).toEqual({ name: 'Initial1700000000000' });
+      const sorted = (rows: { name: string }[]) => [...rows].sort((a, b) => a.name.localeCompare(b.name));
+      expect(sorted(await applied())).toEqual(sorted(all));
 
       // A second process opening the same database does not run it again.
       const again = await pair.makeDataSource();
       expect(await again.showMigrations()).toBe(false);
-      expect(await applied()).toEqual([{ name: 'Initial1700000000000' }]);
+      expect(sorted(await applied())).toEqual(sorted(all));
 
-      await ds.undoLastMigration();
+      for (let i = 0; i < all.length; i++) await ds.undoLastMigration();
       expect(await qr.hasTable('citizens')).toBe(false);
       expect(await applied()).toEqual([]);
       await ds.runMigrations();

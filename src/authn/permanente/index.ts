@@ -12,6 +12,9 @@ import { codeTools, field, registrationName, requestedLoaName, sendCode, sendPag
 import { subjectFromCitizen, type Authenticator, type AuthnResult } from '../types';
 import { PasswordFailures } from './lockout';
 import { permanenteOtpPage } from './views';
+import { PasswordPolicyError } from '../../citizens/password';
+import { PasarelaError } from '../../errors';
+import { accountStepPage } from '../../web/account-views';
 
 export const SELECTED_IDP_PERMANENTE = 'SEGSOC';
 /** Policy rows (config `loaPolicy`): the password alone, and password + SMS code. */
@@ -69,6 +72,7 @@ export function createPermanente(deps: CodeMethodDeps): Authenticator {
         if (!loaded) return;
         const { txn } = loaded;
         if (stepString(txn.step, 'stage') === 'otp') return otpPage(req, res, txn, 200, { info: 'otp.sent' });
+        if (stepString(txn.step, 'stage') === 'expired') return expiredPage(req, res, txn, 200);
         passwordPage(req, res, txn, 200);
       });
 
@@ -82,13 +86,13 @@ export function createPermanente(deps: CodeMethodDeps): Authenticator {
         const show = (status: number, error: string) => passwordPage(req, res, txn, status, { username, error });
         if (!username || !password) return show(400, ctx.t('field.required'));
         const dni = validateDniNie(username);
-        if (!dni.ok) return show(400, ctx.t('permanente.invalid_dni', { reason: dni.reason }));
+        if (!dni.ok) return show(400, ctx.t('permanente.invalid_dni', { reason: ctx.t(dni.code === 'check_letter' ? 'dni.check_letter' : 'dni.format') }));
 
         const attempt = { dni: dni.value, address: req.ip };
         const verdict = await tools.limits.check(attempt);
         if (verdict.blocked) return tooManyAttempts(req, res, verdict.retryAfterSeconds);
 
-        const outcome = await kit.citizens.verifyPassword(dni.value, password, { requestId: String(req.id) });
+        const outcome = await kit.citizens.verifyPassword(dni.value, password, { requestId: String(req.id), login: { method: 'permanente', sp: sp.entityId } });
         if (!outcome.ok) {
           kit.log.info({ event: 'auth.permanente.failed', reason: outcome.reason, who: maskDni(dni.value), txn: txn.id }, 'password rejected');
           // Unknown, not activated, locked or a wrong password: the same words and counts for each, so the page does not tell who is registered.
@@ -101,6 +105,21 @@ export function createPermanente(deps: CodeMethodDeps): Authenticator {
         }
         const citizen = outcome.citizen;
         await failures.succeeded(dni.value);
+        const lifecycle = deps.lifecycle;
+        if (lifecycle?.passwordExpired(citizen)) {
+          // Only the right password learns that it expired: straight into the change, then on with this login.
+          await lifecycle.recordExpired(citizen.id, { requestId: String(req.id) });
+          const next: LoginTransaction = { ...txn, step: { stage: 'expired', citizenId: citizen.id } };
+          await kit.broker.transactions.save(next, kit.now());
+          return expiredPage(req, res, next, 200);
+        }
+        await afterPassword(req, res, txn, sp, citizen);
+      });
+
+      /** The password is right (and current): finish, or send the SMS code when the request needs it. */
+      const afterPassword = async (req: Request, res: Response, txn: LoginTransaction, sp: ServiceProvider, citizen: Citizen) => {
+        const ctx = kit.page(req, res);
+        const show = (status: number, error: string) => passwordPage(req, res, txn, status, { username: citizen.dni, error });
         if (reaches(PASSWORD_VARIANT, txn, sp, citizen)) {
           await tools.limits.succeed(citizen.dni);
           return finish(req, res, txn, citizen, PASSWORD_VARIANT);
@@ -115,6 +134,59 @@ export function createPermanente(deps: CodeMethodDeps): Authenticator {
         const next: LoginTransaction = { ...txn, step: { stage: 'otp', citizenId: citizen.id, phone: sent.phone } };
         await kit.broker.transactions.save(next, kit.now());
         otpPage(req, res, next, 200, { info: 'otp.sent' });
+      };
+
+      const expiredPage = (req: Request, res: Response, txn: LoginTransaction, status: number, error?: string) => {
+        const ctx = kit.page(req, res);
+        const days = deps.lifecycle?.config.passwordValidityDays ?? 365;
+        sendPage(
+          res,
+          status,
+          accountStepPage(ctx, {
+            title: 'account.expired.title',
+            intro: ctx.t('account.expired.intro', { days }),
+            action: `/login/${txn.id}/permanente/expired`,
+            fields: [
+              { name: 'password', label: 'account.new_password' },
+              { name: 'password_confirm', label: 'account.password_confirm' },
+            ],
+            submit: 'account.save',
+            policyDays: days,
+            error,
+          }),
+        );
+      };
+
+      router.post('/expired', form, kit.csrfProtection, async (req, res) => {
+        const loaded = await kit.loadTxn(req, res, 'permanente');
+        if (!loaded) return;
+        const { txn, sp } = loaded;
+        const id = stepString(txn.step, 'citizenId');
+        const lifecycle = deps.lifecycle;
+        if (stepString(txn.step, 'stage') !== 'expired' || !id || !lifecycle) {
+          await clearStep(txn);
+          return res.redirect(303, `/login/${txn.id}/permanente`);
+        }
+        const ctx = kit.page(req, res);
+        const password = field(req, 'password');
+        const confirm = field(req, 'password_confirm');
+        if (!password || !confirm) return expiredPage(req, res, txn, 400, ctx.t('field.required'));
+        let citizen: Citizen;
+        try {
+          citizen = await lifecycle.changePassword(id, password, confirm, { requestId: String(req.id), reason: 'expired', address: req.ip });
+        } catch (err) {
+          if (err instanceof PasswordPolicyError) {
+            return expiredPage(req, res, txn, 400, ctx.t('account.policy.rejected', { rules: err.reasons.map((r) => ctx.t(`policy.${r}`)).join('; ') }));
+          }
+          if (err instanceof PasarelaError && (err.code === 'ERR_CITIZEN_INACTIVE' || err.code === 'ERR_CITIZEN_NOT_FOUND')) {
+            await clearStep(txn);
+            return passwordPage(req, res, txn, 409, { error: ctx.t('account.changed_meanwhile') });
+          }
+          throw err;
+        }
+        const cleared: LoginTransaction = { ...txn, step: undefined };
+        await kit.broker.transactions.save(cleared, kit.now());
+        await afterPassword(req, res, cleared, sp, citizen);
       });
 
       router.post('/otp', form, kit.csrfProtection, async (req, res) => {

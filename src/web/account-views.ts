@@ -1,0 +1,87 @@
+import { messages } from '../authn/pin/views';
+import { html, raw, type Raw } from './html';
+import type { MessageKey } from './i18n';
+import { csrfField, layout, type PageContext } from './views';
+
+/** One input of an account step; names come from the form contract (DESIGN.md). */
+export interface AccountField {
+  name: 'dni' | 'activation_code' | 'current_password' | 'validity_date' | 'otp' | 'password' | 'password_confirm';
+  label: MessageKey;
+  value?: string;
+  hint?: MessageKey;
+}
+
+const INPUT: Record<AccountField['name'], string> = {
+  dni: 'autocomplete="username" spellcheck="false"',
+  activation_code: 'autocomplete="off" spellcheck="false" autocapitalize="characters" maxlength="24"',
+  current_password: 'type="password" autocomplete="current-password"',
+  validity_date: 'type="date" placeholder="AAAA-MM-DD" pattern="\\d{4}-\\d{2}-\\d{2}"',
+  otp: 'inputmode="numeric" autocomplete="one-time-code" spellcheck="false" maxlength="10"',
+  password: 'type="password" autocomplete="new-password"',
+  password_confirm: 'type="password" autocomplete="new-password"',
+};
+
+export interface AccountStepModel {
+  title: MessageKey;
+  intro?: string;
+  /** The page's own URL: every step posts back to it. */
+  action: string;
+  /** Server-side flow id (hidden field); absent on the first step. */
+  flow?: string;
+  fields: AccountField[];
+  submit: MessageKey;
+  error?: string;
+  info?: string;
+  /** Explain the password rules before the citizen types (days of validity). */
+  policyDays?: number;
+  /** Deregistration's last step: the explicit confirmation button. */
+  confirm?: boolean;
+  /** Links to the neighbouring services. */
+  links?: Array<{ href: string; label: MessageKey }>;
+}
+
+export function policyBlock(ctx: PageContext, days: number): Raw {
+  const { t } = ctx;
+  return html`<section class="policy" aria-labelledby="policy-title"><h2 id="policy-title">${t('account.policy.title')}</h2>
+<ul id="policy-rules"><li>${t('account.policy.length')}</li><li>${t('account.policy.groups')}</li><li>${t('account.policy.personal')}</li><li>${t('account.policy.history', { days })}</li></ul></section>`;
+}
+
+/** A step of an account service: a plain form, works without JavaScript, a label per input. */
+export function accountStepPage(ctx: PageContext, m: AccountStepModel): string {
+  const { t } = ctx;
+  const inputs = m.fields.map((f) => {
+    const described = [f.hint ? `${f.name}-hint` : '', f.name.startsWith('password') && m.policyDays ? 'policy-rules' : '', m.error ? 'form-error' : ''].filter(Boolean).join(' ');
+    const value = f.value !== undefined && !f.name.includes('password') ? html` value="${f.value}"` : '';
+    return html`<p><label for="${f.name}">${t(f.label)}</label>
+<input id="${f.name}" name="${f.name}" required ${raw(INPUT[f.name])}${value}${described ? raw(` aria-describedby="${described}"`) : ''}>
+${f.hint ? html`<span class="hint" id="${f.name}-hint">${t(f.hint)}</span>` : ''}</p>`;
+  });
+  return layout(
+    ctx,
+    t(m.title),
+    html`<h1>${t(m.title)}</h1>
+${m.intro ? html`<p>${m.intro}</p>` : ''}
+${messages(m)}
+${m.policyDays ? policyBlock(ctx, m.policyDays) : ''}
+<form method="post" action="${m.action}">
+${csrfField(ctx)}
+${m.flow ? html`<input type="hidden" name="flow" value="${m.flow}">` : ''}
+${inputs}
+${m.confirm ? html`<p class="notice">${t('account.deregister.warning')}</p>
+<p><button type="submit" name="confirm" value="yes">${t('account.deregister.confirm')}</button></p>` : html`<p><button type="submit">${t(m.submit)}</button></p>`}
+</form>
+${m.links?.length ? html`<ul class="links">${m.links.map((l) => html`<li><a href="${l.href}">${t(l.label)}</a></li>`)}</ul>` : ''}`,
+  );
+}
+
+/** The end of a service: what happened, and where to go next. */
+export function accountDonePage(ctx: PageContext, title: MessageKey, message: string, links: Array<{ href: string; label: MessageKey }> = []): string {
+  const { t } = ctx;
+  return layout(
+    ctx,
+    t(title),
+    html`<h1>${t(title)}</h1>
+<p class="notice" role="status">${message}</p>
+${links.length ? html`<ul class="links">${links.map((l) => html`<li><a href="${l.href}">${t(l.label)}</a></li>`)}</ul>` : ''}`,
+  );
+}

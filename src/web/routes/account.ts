@@ -1,0 +1,289 @@
+import express, { type Request, type Response, type Router } from 'express';
+import { codeTools, field, sendCode, sendPage, tooManyAttempts, type CodeMethodDeps, type CodeTools } from '../../authn/pin/channel';
+import { newId } from '../../broker/transaction';
+import { ActivationCodeError, type CitizenLifecycle } from '../../citizens/lifecycle';
+import { maskDni, validateDniNie } from '../../citizens/nif';
+import { PasswordPolicyError } from '../../citizens/password';
+import { isCalendarDate } from '../../citizens/repository';
+import type { Citizen } from '../../citizens/types';
+import { PasarelaError } from '../../errors';
+import { accountDonePage, accountStepPage, type AccountField, type AccountStepModel } from '../account-views';
+import { BROWSER_COOKIE } from '../context';
+import type { MessageKey } from '../i18n';
+import type { AuthnKit } from '../kit';
+import type { PageContext } from '../views';
+
+/**
+ * The citizen's own Cl@ve Permanente services (issue 7), form contract in DESIGN.md:
+ *   /account/activate   dni, activation_code -> otp -> password, password_confirm
+ *   /account/password   dni, current_password -> otp (advanced registrations) -> password, password_confirm
+ *   /account/recover    dni, validity_date -> otp -> password, password_confirm
+ *   /account/deregister dni, current_password -> otp -> confirm=yes
+ * Each step posts back to its page; the progress lives in the store under a random flow id
+ * (hidden `flow` field, bound to the browser id cookie), so any node can take the next step.
+ * Nothing is written before the last step, which is one lifecycle transaction; the SMS codes
+ * are the login's one-time codes (store, hashed, tries, resend window) keyed by the flow id.
+ */
+
+export type AccountService = 'activate' | 'password' | 'recover' | 'deregister';
+type Stage = 'otp' | 'password' | 'confirm';
+
+interface Flow {
+  id: string;
+  service: AccountService;
+  stage: Stage;
+  citizenId: string;
+  /** Browser id cookie of the browser that started it. */
+  bid: string;
+  phone?: string;
+  codeId?: string;
+}
+
+const FLOW_TTL_MS = 15 * 60_000;
+
+export interface AccountDeps {
+  lifecycle: CitizenLifecycle;
+  codeDeps: CodeMethodDeps;
+  /** Revoke every SSO session of a citizen (on every node): called after deregistration commits. */
+  revokeSessions(citizenId: string): Promise<void>;
+}
+
+interface ServiceSpec {
+  title: MessageKey;
+  intro: MessageKey;
+  first: AccountField[];
+  /** Whether the SMS step applies to this citizen. */
+  needsOtp(c: Citizen): boolean;
+  /** After the SMS code. */
+  next: Stage;
+  links: Array<{ href: string; label: MessageKey }>;
+}
+
+const DNI: AccountField = { name: 'dni', label: 'account.dni' };
+const OTP: AccountField = { name: 'otp', label: 'otp.label' };
+const NEW_PASSWORD: AccountField[] = [
+  { name: 'password', label: 'account.new_password' },
+  { name: 'password_confirm', label: 'account.password_confirm' },
+];
+
+const SPECS: Record<AccountService, ServiceSpec> = {
+  activate: {
+    title: 'account.activate.title',
+    intro: 'account.activate.intro',
+    first: [DNI, { name: 'activation_code', label: 'account.activation_code', hint: 'account.activation_code.hint' }],
+    needsOtp: () => true,
+    next: 'password',
+    links: [{ href: '/account/recover', label: 'account.links.forgot' }],
+  },
+  password: {
+    title: 'account.password.title',
+    intro: 'account.password.intro',
+    first: [DNI, { name: 'current_password', label: 'account.current_password' }],
+    needsOtp: (c) => c.registrationLevel === 'advanced',
+    next: 'password',
+    links: [{ href: '/account/recover', label: 'account.links.forgot' }],
+  },
+  recover: {
+    title: 'account.recover.title',
+    intro: 'account.recover.intro',
+    first: [DNI, { name: 'validity_date', label: 'account.validity_date', hint: 'pin.validity_date.hint' }],
+    needsOtp: () => true,
+    next: 'password',
+    links: [{ href: '/account/activate', label: 'account.links.activate' }],
+  },
+  deregister: {
+    title: 'account.deregister.title',
+    intro: 'account.deregister.intro',
+    first: [DNI, { name: 'current_password', label: 'account.current_password' }],
+    needsOtp: () => true,
+    next: 'confirm',
+    links: [{ href: '/account/recover', label: 'account.links.forgot' }],
+  },
+};
+
+const RECOVERABLE: ReadonlySet<Citizen['status']> = new Set(['active', 'locked']);
+
+export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
+  const router = express.Router();
+  const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
+  const tools: CodeTools = codeTools(kit, deps.codeDeps);
+  const { lifecycle } = deps;
+  const days = lifecycle.config.passwordValidityDays;
+
+  const flowKey = (id: string) => `acct:${id}`;
+  const bidOf = (req: Request) => String((req.cookies as Record<string, string> | undefined)?.[BROWSER_COOKIE] ?? '');
+  const saveFlow = (f: Flow) => kit.store.set(flowKey(f.id), JSON.stringify(f), FLOW_TTL_MS);
+  const loadFlow = async (req: Request, service: AccountService): Promise<Flow | null> => {
+    const id = field(req, 'flow');
+    if (!/^[A-Za-z0-9_-]{20,64}$/.test(id)) return null;
+    const raw = await kit.store.get(flowKey(id));
+    const f = raw ? (JSON.parse(raw) as Flow) : null;
+    return f && f.service === service && f.bid === bidOf(req) ? f : null;
+  };
+  const endFlow = (f: Flow) => kit.store.delete(flowKey(f.id));
+  const audit = (req: Request) => ({ actor: 'citizen', requestId: String(req.id), address: req.ip });
+
+  function page(req: Request, res: Response, service: AccountService, status: number, m: Partial<AccountStepModel> & { stage?: Stage; flow?: string }): void {
+    const ctx = kit.page(req, res);
+    const spec = SPECS[service];
+    const stage = m.stage;
+    const fields = stage === 'otp' ? [OTP] : stage === 'password' ? NEW_PASSWORD : stage === 'confirm' ? [] : (m.fields ?? spec.first);
+    const model: AccountStepModel = {
+      title: spec.title,
+      intro: stage ? undefined : ctx.t(spec.intro),
+      action: `/account/${service}`,
+      submit: stage === 'password' ? 'account.save' : 'account.continue',
+      // The rules are explained before the password is typed: on the first page of activation, and on every password step.
+      policyDays: stage === 'password' || (service === 'activate' && !stage) ? days : undefined,
+      confirm: stage === 'confirm',
+      links: stage ? undefined : spec.links,
+      ...m,
+      fields,
+    };
+    sendPage(res, status, accountStepPage(ctx, model));
+  }
+  const restart = (req: Request, res: Response, service: AccountService, status: number, key: MessageKey) =>
+    page(req, res, service, status, { error: kit.page(req, res).t(key) });
+  const policyMessage = (ctx: PageContext, err: PasswordPolicyError) =>
+    ctx.t('account.policy.rejected', { rules: err.reasons.map((r) => ctx.t(`policy.${r}`)).join('; ') });
+
+  /** First step accepted: send the SMS code, or go straight to the next stage. */
+  async function advance(req: Request, res: Response, service: AccountService, citizen: Citizen, codeId?: string): Promise<void> {
+    const spec = SPECS[service];
+    const flow: Flow = { id: newId(24), service, stage: spec.next, citizenId: citizen.id, bid: bidOf(req), codeId };
+    const ctx = kit.page(req, res);
+    if (spec.needsOtp(citizen)) {
+      const sent = await sendCode(tools, kit, flow.id, 'otp', citizen);
+      // Not sent (provider down, rate limit): nothing was written; the citizen tries again from the start.
+      if (!sent.ok) return page(req, res, service, sent.status, { error: ctx.t(sent.key, sent.vars) });
+      flow.stage = 'otp';
+      flow.phone = sent.phone;
+    }
+    await saveFlow(flow);
+    const info = flow.stage === 'otp' ? ctx.t('account.otp.sent', { phone: flow.phone ?? '', minutes: Math.round(tools.settings.otp.ttlSeconds / 60) }) : undefined;
+    page(req, res, service, 200, { stage: flow.stage, flow: flow.id, info });
+  }
+
+  /** Step one of each service: who is it. Unknown and refused DNIs get the same words as a wrong secret. */
+  async function start(req: Request, res: Response, service: AccountService): Promise<void> {
+    const ctx = kit.page(req, res);
+    const dniInput = field(req, 'dni').trim();
+    const again = SPECS[service].first.map((f) => ({ ...f, value: field(req, f.name) }));
+    const show = (status: number, error: string) => page(req, res, service, status, { fields: again, error });
+    const secret = SPECS[service].first[1]!.name;
+    if (!dniInput || !field(req, secret)) return show(400, ctx.t('field.required'));
+    const dni = validateDniNie(dniInput);
+    if (!dni.ok) return show(400, ctx.t('permanente.invalid_dni', { reason: dni.reason }));
+    const attempt = { dni: dni.value, address: req.ip };
+    const verdict = await tools.limits.check(attempt);
+    if (verdict.blocked) return tooManyAttempts(req, res, verdict.retryAfterSeconds);
+    const failed = async (what: 'password' | 'identification', status: number, key: MessageKey) => {
+      kit.log.info({ event: `account.${service}.refused`, reason: key, who: maskDni(dni.value) }, 'account service step refused');
+      const after = await tools.limits.fail(attempt, what);
+      if (after.blocked) return tooManyAttempts(req, res, after.retryAfterSeconds);
+      show(status, ctx.t(key));
+    };
+
+    if (service === 'activate') {
+      const checked = await lifecycle.checkActivationCode(dni.value, field(req, 'activation_code'), audit(req));
+      if (!checked.ok) {
+        if (checked.reason === 'malformed') return show(400, ctx.t('account.code.malformed'));
+        return failed('identification', 401, `account.code.${checked.reason}`);
+      }
+      return advance(req, res, service, checked.citizen, checked.codeId);
+    }
+    if (service === 'recover') {
+      const validityDate = field(req, 'validity_date').trim();
+      if (!isCalendarDate(validityDate)) return show(400, ctx.t('pin.invalid_date'));
+      const citizen = await kit.citizens.findByDni(dni.value);
+      if (!citizen || !RECOVERABLE.has(citizen.status) || citizen.dniValidityDate !== validityDate) return failed('identification', 401, 'account.no_match');
+      return advance(req, res, service, citizen);
+    }
+    // password, deregister: the current password, counted and locked exactly as at login.
+    const outcome = await kit.citizens.verifyPassword(dni.value, field(req, 'current_password'), audit(req));
+    if (!outcome.ok) return failed('password', 401, outcome.reason === 'locked' ? 'account.locked' : 'account.bad_credentials');
+    await tools.limits.succeed(dni.value);
+    return advance(req, res, service, outcome.citizen);
+  }
+
+  async function otpStep(req: Request, res: Response, flow: Flow): Promise<void> {
+    const citizen = await kit.citizens.findById(flow.citizenId);
+    if (!citizen || citizen.status === 'deregistered') {
+      await endFlow(flow);
+      return restart(req, res, flow.service, 410, 'account.changed_meanwhile');
+    }
+    const attempt = { dni: citizen.dni, address: req.ip };
+    const verdict = await tools.limits.check(attempt);
+    if (verdict.blocked) return tooManyAttempts(req, res, verdict.retryAfterSeconds);
+    const ctx = kit.page(req, res);
+    const outcome = await tools.codes.check(flow.id, 'otp', tools.settings.otp, field(req, 'otp'), citizen.id);
+    if (!outcome.ok) {
+      if (outcome.reason === 'malformed') return page(req, res, flow.service, 400, { stage: 'otp', flow: flow.id, error: ctx.t('code.malformed', { length: tools.settings.otp.length }) });
+      if (outcome.reason === 'wrong') {
+        const after = await tools.limits.fail(attempt, 'otp');
+        if (after.blocked) return tooManyAttempts(req, res, after.retryAfterSeconds);
+        return page(req, res, flow.service, 401, { stage: 'otp', flow: flow.id, error: ctx.t('otp.wrong', { n: outcome.remaining }) });
+      }
+      await endFlow(flow);
+      return restart(req, res, flow.service, 401, 'account.otp.restart');
+    }
+    await tools.limits.succeed(citizen.dni);
+    const next: Flow = { ...flow, stage: SPECS[flow.service].next };
+    await saveFlow(next);
+    page(req, res, flow.service, 200, { stage: next.stage, flow: next.id });
+  }
+
+  async function finalStep(req: Request, res: Response, flow: Flow): Promise<void> {
+    const ctx = kit.page(req, res);
+    const ctxAudit = audit(req);
+    try {
+      if (flow.service === 'deregister') {
+        if (field(req, 'confirm') !== 'yes') return page(req, res, 'deregister', 400, { stage: 'confirm', flow: flow.id });
+        await lifecycle.deregister(flow.citizenId, ctxAudit);
+        await endFlow(flow);
+        await deps.revokeSessions(flow.citizenId);
+        return sendPage(res, 200, accountDonePage(ctx, 'account.deregister.title', ctx.t('account.deregistered')));
+      }
+      const password = field(req, 'password');
+      const confirm = field(req, 'password_confirm');
+      if (!password || !confirm) return page(req, res, flow.service, 400, { stage: 'password', flow: flow.id, error: ctx.t('field.required') });
+      if (flow.service === 'activate') await lifecycle.activate(flow.citizenId, flow.codeId!, password, confirm, ctxAudit);
+      else if (flow.service === 'recover') await lifecycle.recover(flow.citizenId, password, confirm, ctxAudit);
+      else await lifecycle.changePassword(flow.citizenId, password, confirm, ctxAudit);
+      await endFlow(flow);
+      const done: Record<Exclude<AccountService, 'deregister'>, MessageKey> = { activate: 'account.activated', recover: 'account.recovered', password: 'account.changed' };
+      sendPage(res, 200, accountDonePage(ctx, SPECS[flow.service].title, ctx.t(done[flow.service]), [{ href: '/account/password', label: 'account.links.change' }]));
+    } catch (err) {
+      if (err instanceof PasswordPolicyError) return page(req, res, flow.service, 400, { stage: 'password', flow: flow.id, error: policyMessage(ctx, err) });
+      if (err instanceof ActivationCodeError) {
+        await endFlow(flow);
+        return restart(req, res, flow.service, 409, `account.code.${err.reason === 'malformed' ? 'wrong' : err.reason}`);
+      }
+      if (err instanceof PasarelaError && (err.code === 'ERR_CITIZEN_INACTIVE' || err.code === 'ERR_CITIZEN_NOT_FOUND')) {
+        await endFlow(flow);
+        return restart(req, res, flow.service, 409, 'account.changed_meanwhile');
+      }
+      // The transaction did not commit (database down, commit refused): nothing changed and the
+      // flow is kept, so the same step can be sent again; never a 500 page.
+      req.log.error({ event: `account.${flow.service}.failed`, err: err instanceof Error ? err.message : String(err) }, 'account change not saved');
+      const stage = flow.stage;
+      return page(req, res, flow.service, 503, { stage, flow: flow.id, error: ctx.t('account.save_failed') });
+    }
+  }
+
+  for (const service of Object.keys(SPECS) as AccountService[]) {
+    router.get(`/account/${service}`, (req, res) => page(req, res, service, 200, {}));
+    router.post(`/account/${service}`, form, kit.csrfProtection, async (req, res, next) => {
+      try {
+        if (!field(req, 'flow')) return await start(req, res, service);
+        const flow = await loadFlow(req, service);
+        if (!flow) return restart(req, res, service, 410, 'account.flow_expired');
+        if (flow.stage === 'otp') return await otpStep(req, res, flow);
+        return await finalStep(req, res, flow);
+      } catch (err) {
+        next(err);
+      }
+    });
+  }
+  return router;
+}
