@@ -12,6 +12,7 @@ import { fetchMetadata, type FetchLimits } from './fetch';
 import { parseSpMetadata, type ParsedSpMetadata } from './metadata';
 import { buildServiceProvider, bumpTrustVersion, nextStamp, resolvePolicy, type DbTrustRegistry } from './registry';
 import type { ServiceProvider, SpPolicy } from './types';
+import type { Metrics } from '../metrics';
 
 /**
  * The operator's trust-list service, the one the CLI and the admin API both call: import (from
@@ -83,6 +84,8 @@ export interface TrustAdminOptions {
   fetch: FetchLimits;
   aggregateMaxBytes: number;
   now?: () => Date;
+  /** pasarela_sp_metadata_age_seconds: told of every good copy taken and every SP that leaves. */
+  metrics?: Pick<Metrics, 'setMetadataRefreshed' | 'forgetSpMetadata'>;
 }
 
 const ALGSUPPORT = 'urn:oasis:names:tc:SAML:metadata:algsupport';
@@ -193,6 +196,7 @@ export class TrustAdmin {
       return c;
     });
     await this.o.registry.reload();
+    this.o.metrics?.setMetadataRefreshed(sp.entityId, this.now());
     return { sp: await this.one(sp.entityId), created };
   }
 
@@ -226,6 +230,7 @@ export class TrustAdmin {
       return c;
     });
     await this.o.registry.reload();
+    this.o.metrics?.setMetadataRefreshed(sp.entityId, now);
     return { sp: await this.one(sp.entityId), created };
   }
 
@@ -262,6 +267,7 @@ export class TrustAdmin {
       await bumpTrustVersion(m);
     });
     await this.o.registry.reload();
+    this.o.metrics?.forgetSpMetadata(entityId);
   }
 
   // ---- refresh -------------------------------------------------------------------------------
@@ -349,6 +355,7 @@ export class TrustAdmin {
         refused.push({ entityId: e.entityId, problem: (err as Error).message });
       }
     }
+    let goneIds: string[] = [];
     const result = await this.o.ds.transaction(async (m) => {
       const repo = m.getRepository(ServiceProviderEntity);
       const mine = await repo.findBy({ source: tag });
@@ -379,8 +386,10 @@ export class TrustAdmin {
         });
       }
       for (let i = 0; i < rows.length; i += 500) await repo.save(rows.slice(i, i + 500), { reload: false });
-      // Entities that left the aggregate (or whose new entry was refused) are no longer trusted from it.
+      // An entry refused this time keeps its last good copy; entities that left the aggregate go.
+      for (const x of refused) if (current.has(x.entityId)) keep.add(x.entityId);
       const gone = mine.filter((r) => !keep.has(r.entityId)).map((r) => r.entityId);
+      goneIds = gone;
       for (let i = 0; i < gone.length; i += 500) await repo.delete(gone.slice(i, i + 500));
       await m.getRepository(MetadataSourceEntity).update(
         { id: source.id },
@@ -392,6 +401,9 @@ export class TrustAdmin {
       return r;
     });
     await this.o.registry.reload();
+    const takenIds = new Set(accepted.map((a) => a.entityId));
+    for (const id of takenIds) if (!result.refused.some((x) => x.entityId === id)) this.o.metrics?.setMetadataRefreshed(id, attempt);
+    for (const id of goneIds) this.o.metrics?.forgetSpMetadata(id);
     return result;
   }
 
@@ -436,6 +448,7 @@ export class TrustAdmin {
       if (changed) await bumpTrustVersion(m);
     });
     await this.o.registry.reload();
+    this.o.metrics?.setMetadataRefreshed(sp.entityId, attempt);
   }
 
   private async recordFailure(source: MetadataSourceRow, attempt: Date, err: unknown, actor: string): Promise<void> {

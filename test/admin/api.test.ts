@@ -310,6 +310,17 @@ describe.each(storagePairs().map((p) => [p.name, p] as const))('admin API (%s)',
     expect(broker.services.trust.get(b)).toBeUndefined();
     const sources = await request(op).get('/admin/api/sources').set(as('auditor')).expect(200);
     expect(sources.body.items.find((s: { sourceId: string }) => s.sourceId === sourceId)).toMatchObject({ status: 'ok', lastError: null });
+
+    // One entry refused (its new key is too weak): the others are taken, it keeps its last good copy.
+    const c = 'https://fed-c.test/md';
+    fixtures.set('/federation.xml', signAggregate(aggregateXml([spXml({ entityId: a, certPem: makeSelfSignedRsa('weak', { bits: 1024 }).certPem, acs: 'https://fed-a.test/acs-weak' }), spXml({ entityId: c, certPem: cert.certPem })], until), fedKey.keyPem));
+    const partial = await request(op).post(`/admin/api/aggregates/${sourceId}/refresh`).set(as('operator')).expect(200);
+    expect(partial.body).toMatchObject({ entities: 2, added: 1, updated: 0, removed: 0 });
+    expect(partial.body.refused).toEqual([{ entityId: a, problem: expect.stringMatching(/RSA key shorter than 2048 bits/) }]);
+    expect(broker.services.trust.get(a)!.acs[0]!.location).toBe('https://fed-a.test/acs-new');
+    expect(broker.services.trust.get(c)).toBeDefined();
+    const metrics = await request(op).get('/metrics').expect(200);
+    expect(metrics.text).toMatch(/pasarela_sp_metadata_age_seconds\{sp="https:\/\/fed-c\.test\/md"\} \d/);
   });
 
   test('JWTs through issuer discovery: the JWKS named by /.well-known/openid-configuration', async () => {
