@@ -125,10 +125,11 @@ describe.each(storagePairs().map((p) => [p.name, p] as const))('admin API (%s)',
     expect((await request(op).delete(enc(SP_ENTITY)).set(as('auditor'))).status).toBe(403);
     expect((await request(op).post(`${enc(SP_ENTITY)}/check`).set(as('auditor')).send({ request: 'x' })).status).toBe(403);
     expect((await request(op).post(`${enc(SP_ENTITY)}/refresh`).set(as('auditor'))).status).toBe(403);
-    // registrar: citizen services only (a placeholder for now), nothing of the trust list or audit
-    const reg = await request(op).get('/admin/api/citizens').set(as('registrar'));
+    // registrar: citizen services only, nothing of the trust list or audit
+    const reg = await request(op).get('/admin/api/citizens/nothing').set(as('registrar'));
     expect(reg.status).toBe(404);
-    expect(reg.body.detail).toMatch(/not available/);
+    expect(reg.body.detail).toMatch(/no such citizen service/);
+    expect((await request(op).post('/admin/api/citizens/lookup').set(as('auditor')).send({ dni: '00000000T' })).status).toBe(403);
     for (const path of ['/admin/api/sps', enc(SP_ENTITY), '/admin/api/audit', '/admin/api/sources']) {
       const r = await request(op).get(path).set(as('registrar'));
       expect([path, r.status, r.body.code]).toEqual([path, 403, 'ERR_ADMIN_FORBIDDEN']);
@@ -321,6 +322,28 @@ describe.each(storagePairs().map((p) => [p.name, p] as const))('admin API (%s)',
     expect(broker.services.trust.get(c)).toBeDefined();
     const metrics = await request(op).get('/metrics').expect(200);
     expect(metrics.text).toMatch(/pasarela_sp_metadata_age_seconds\{sp="https:\/\/fed-c\.test\/md"\} \d/);
+  });
+
+  test('registrar: register a citizen (office: the activation code comes back once), look up, reissue, upgrade; audited with the token', async () => {
+    const person = { dni: '00000000T', givenName: 'Lucía', firstSurname: 'Pérez', dateOfBirth: '1990-01-01', mobile: '+34600000001', channel: 'office' };
+    const created = await request(op).post('/admin/api/citizens').set(as('registrar')).send(person).expect(201);
+    expect(created.body).toMatchObject({ citizen: { dni: expect.not.stringContaining('00000000'), registrationLevel: 'advanced', status: expect.any(String) }, delivery: 'office', activationCode: expect.stringMatching(/^[A-Z2-9-]{16,19}$/) });
+    const again = await request(op).post('/admin/api/citizens').set(as('registrar')).send(person);
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe('ERR_CITIZEN_EXISTS');
+    expect((await request(op).post('/admin/api/citizens').set(as('registrar')).send({ ...person, dni: '00000001R', channel: 'fax' })).status).toBe(400);
+    const found = await request(op).post('/admin/api/citizens/lookup').set(as('registrar')).send({ dni: '00000000T' }).expect(200);
+    expect(found.body.id).toBe(created.body.citizen.id);
+    expect(JSON.stringify(found.body)).not.toContain('00000000T');
+    const reissued = await request(op).post('/admin/api/citizens/reissue-code').set(as('registrar')).send({ dni: '00000000T' }).expect(200);
+    expect(reissued.body.activationCode).not.toBe(created.body.activationCode);
+    const upgraded = await request(op).post('/admin/api/citizens/upgrade').set(as('registrar')).send({ dni: '00000000T', channel: 'office' });
+    expect(upgraded.status).toBe(422);
+    expect(upgraded.body.detail).toMatch(/already registered at the advanced level/);
+    expect((await request(op).post('/admin/api/citizens/lookup').set(as('registrar')).send({ dni: '99999999R' })).status).toBe(404);
+    expect((await request(op).post('/admin/api/citizens').set(as('operator')).send(person)).status).toBe(403);
+    const trail = await request(op).get('/admin/api/audit').query({ citizenId: created.body.citizen.id }).set(as('auditor')).expect(200);
+    expect(trail.body.items.map((e: { actor: string }) => e.actor)).toContain('admin:key:test-registrar');
   });
 
   test('JWTs through issuer discovery: the JWKS named by /.well-known/openid-configuration', async () => {

@@ -39,6 +39,7 @@ export function adminApiFor(s: Services, trustAdmin = trustAdminFor(s)): Router 
       now: s.now,
       broker: s.broker,
     },
+    citizens: { lifecycle: s.lifecycle, citizens: s.citizens },
     maxMetadataBytes: s.config.admin.fetch.maxBytes,
     log: s.log,
   });
