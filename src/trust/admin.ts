@@ -407,10 +407,16 @@ export class TrustAdmin {
     return result;
   }
 
-  /** Refresh every metadata source; failures are recorded per source and do not stop the others. */
-  async refreshAll(actor: string): Promise<Array<{ sourceId: string; ok: boolean; error?: string }>> {
+  /**
+   * Refresh every metadata source; failures are recorded per source and do not stop the others.
+   * `freshWithinMs`: skip sources some node attempted that recently (several nodes on one
+   * schedule then share the work instead of each fetching everything).
+   */
+  async refreshAll(actor: string, opts: { freshWithinMs?: number } = {}): Promise<Array<{ sourceId: string; ok: boolean; error?: string }>> {
     const out: Array<{ sourceId: string; ok: boolean; error?: string }> = [];
+    const cutoff = this.now().getTime() - (opts.freshWithinMs ?? 0);
     for (const s of await this.o.ds.getRepository(MetadataSourceEntity).find()) {
+      if (opts.freshWithinMs && s.lastAttemptAt && new Date(s.lastAttemptAt).getTime() > cutoff) continue;
       try {
         if (s.kind === 'aggregate') await this.refreshAggregate(s.id, actor);
         else await this.refreshSpSource(s, actor);

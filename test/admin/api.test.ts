@@ -1,6 +1,7 @@
 import type { Express } from 'express';
 import { exportJWK, generateKeyPair, SignJWT, type KeyLike } from 'jose';
 import request from 'supertest';
+import { trustAdminFor } from '../../src/admin/api';
 import { jwtVerifier } from '../../src/admin/api/auth';
 import { AdminTokens } from '../../src/admin/tokens';
 import { createOperatorApp } from '../../src/operator/app';
@@ -266,6 +267,11 @@ describe.each(storagePairs().map((p) => [p.name, p] as const))('admin API (%s)',
     expect(missing.body.detail).toMatch(/answered HTTP 404/);
     const notUrl = await request(op).post(`${enc(SP_ENTITY)}/refresh`).set(as('operator'));
     expect(notUrl.status).toBe(409);
+    // The schedule of several nodes: a source attempted within the window is left to the node that did it.
+    const admin = trustAdminFor(broker.services);
+    const sourceId = shown.body.refresh.sourceId as string;
+    expect((await admin.refreshAll('test', { freshWithinMs: 60_000 })).map((r) => r.sourceId)).not.toContain(sourceId);
+    expect((await admin.refreshAll('test')).find((r) => r.sourceId === sourceId)).toMatchObject({ ok: false, error: expect.stringMatching(/not well-formed/) });
     // The download is cut past admin.fetch.maxBytes (1 MiB).
     fixtures.set('/huge.xml', spXml({ entityId: 'https://huge.test/md', certPem: cert.certPem }).replace('<md:SPSSODescriptor', `<!-- ${'y'.repeat(2 * 1024 * 1024)} --><md:SPSSODescriptor`));
     const huge = await request(op).post('/admin/api/sps').set(as('operator')).send({ metadataUrl: `${fixtures.url}/huge.xml` });
