@@ -206,7 +206,9 @@ export class TrustAdmin {
     const entityId = peekEntityId(xml) ?? '';
     const existing = await this.o.ds.getRepository(MetadataSourceEntity).findOneBy({ kind: 'sp', entityId });
     const sourceId = existing?.id ?? randomUUID();
-    const policy = opts.policy ?? {};
+    const current = await this.o.ds.getRepository(ServiceProviderEntity).findOneBy({ entityId });
+    // Without a policy, an SP already in the list keeps the overrides it has.
+    const policy = opts.policy ?? (current ? (JSON.parse(current.policy) as Partial<SpPolicy>) : {});
     const sp = this.validate(xml, policy, `url:${url}`);
     const now = this.now();
     const created = await this.o.ds.transaction(async (m) => {
@@ -312,7 +314,30 @@ export class TrustAdmin {
       });
       await this.audit.record({ type: 'trust.aggregate.added', actor: opts.actor, detail: { sourceId: id, url } }, m);
     });
-    return this.refreshAggregate(id, opts.actor);
+    try {
+      return await this.refreshAggregate(id, opts.actor);
+    } catch (err) {
+      // Not accepted: an aggregate that cannot be loaded once is not kept (its failure is in the audit trail).
+      await this.removeAggregate(id, opts.actor);
+      throw err;
+    }
+  }
+
+  /** Forget an aggregate and every SP taken from it. */
+  async removeAggregate(sourceId: string, actor: string): Promise<{ removed: number }> {
+    const source = await this.o.ds.getRepository(MetadataSourceEntity).findOneBy({ id: sourceId, kind: 'aggregate' });
+    if (!source) throw new PasarelaError('ERR_NOT_FOUND', `no metadata aggregate ${sourceId}`);
+    const tag = `aggregate:${sourceId}`;
+    const ids = (await this.o.ds.getRepository(ServiceProviderEntity).find({ select: { entityId: true }, where: { source: tag } })).map((r) => r.entityId);
+    await this.o.ds.transaction(async (m) => {
+      await m.getRepository(ServiceProviderEntity).delete({ source: tag });
+      await m.getRepository(MetadataSourceEntity).delete({ id: sourceId });
+      await this.audit.record({ type: 'trust.aggregate.removed', actor, detail: { sourceId, url: source.url, removed: ids.length } }, m);
+      if (ids.length) await bumpTrustVersion(m);
+    });
+    await this.o.registry.reload();
+    for (const id of ids) this.o.metrics?.forgetSpMetadata(id);
+    return { removed: ids.length };
   }
 
   async listSources(): Promise<RefreshState[]> {

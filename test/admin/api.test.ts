@@ -328,6 +328,15 @@ describe.each(storagePairs().map((p) => [p.name, p] as const))('admin API (%s)',
     expect(broker.services.trust.get(c)).toBeDefined();
     const metrics = await request(op).get('/metrics').expect(200);
     expect(metrics.text).toMatch(/pasarela_sp_metadata_age_seconds\{sp="https:\/\/fed-c\.test\/md"\} \d/);
+
+    // An aggregate that does not load the first time is not kept; removing one removes its SPs.
+    const sourcesBefore = (await request(op).get('/admin/api/sources').set(as('operator'))).body.items.length as number;
+    const refusedAgg = await request(op).post('/admin/api/aggregates').set(as('operator')).send({ url: `${fixtures.url}/federation.xml`, pinnedCert: makeSelfSignedRsa('wrong pin').certPem });
+    expect(refusedAgg.status).toBe(422);
+    expect((await request(op).get('/admin/api/sources').set(as('operator'))).body.items).toHaveLength(sourcesBefore);
+    expect((await request(op).delete(`/admin/api/aggregates/${sourceId}`).set(as('operator')).expect(200)).body).toEqual({ removed: 2 });
+    expect(broker.services.trust.get(a)).toBeUndefined();
+    expect(broker.services.trust.get(c)).toBeUndefined();
   });
 
   test('registrar: register a citizen (office: the activation code comes back once), look up, reissue, upgrade; audited with the token', async () => {

@@ -105,6 +105,10 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '201': { description: 'AggregateResult' }, ...errors },
         },
       },
+      '/aggregates/{sourceId}': {
+        parameters: [{ name: 'sourceId', in: 'path', required: true, schema: { type: 'string' } }],
+        delete: { summary: 'Forget the aggregate and every SP taken from it (operator)', responses: { '200': { description: '{removed}' }, ...errors } },
+      },
       '/aggregates/{sourceId}/refresh': {
         parameters: [{ name: 'sourceId', in: 'path', required: true, schema: { type: 'string' } }],
         post: { summary: 'Refresh one aggregate (operator)', responses: { '200': { description: 'AggregateResult' }, ...errors } },

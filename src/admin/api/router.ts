@@ -157,6 +157,10 @@ export function createAdminApi(d: AdminApiDeps): Router {
     res.status(201).json(result);
   }));
 
+  r.delete('/aggregates/:sourceId', allow('operator'), wrap(async (req, res) => {
+    res.json(await d.trustAdmin.removeAggregate(String(req.params.sourceId), req.principal!.actor));
+  }));
+
   r.post('/aggregates/:sourceId/refresh', allow('operator'), wrap(async (req, res) => {
     res.json(await d.trustAdmin.refreshAggregate(String(req.params.sourceId), req.principal!.actor));
   }));
