@@ -6,11 +6,11 @@ import { ServiceProviderEntity, type ServiceProviderRow } from '../db/entities';
 import { MetadataSourceEntity, type MetadataSourceRow } from '../db/operator-entities';
 import { PasarelaError } from '../errors';
 import { ENC_ALG, NS, SIG_ALG } from '../saml/constants';
-import { childElements, isElement, parseXml } from '../saml/xml';
+import { childElements, isElement } from '../saml/xml';
 import { verifyAggregate } from './aggregate';
 import { fetchMetadata, type FetchLimits } from './fetch';
-import { parseSpMetadata, type ParsedSpMetadata } from './metadata';
-import { buildServiceProvider, bumpTrustVersion, nextStamp, resolvePolicy, type DbTrustRegistry } from './registry';
+import { parseSpMetadata, parseSpMetadataDocument, parseSpMetadataXml, type ParsedSpMetadata } from './metadata';
+import { buildServiceProvider, bumpTrustVersion, nextStamp, resolvePolicy, serviceProviderFrom, type DbTrustRegistry } from './registry';
 import type { ServiceProvider, SpPolicy } from './types';
 import type { Metrics } from '../metrics';
 
@@ -115,10 +115,13 @@ export class TrustAdmin {
     let meta: ParsedSpMetadata;
     let policy: SpPolicy;
     let sp: ServiceProvider;
+    let doc: Document;
     try {
       policy = resolvePolicy(this.o.defaults, checkPolicy(policyOverride), source);
-      meta = parseSpMetadata(xml, { now: this.now(), maxBytes: this.o.fetch.maxBytes });
-      sp = buildServiceProvider(xml, policy, source);
+      // One parse: the metadata checks, the SP as the hot path keeps it and the algorithm lists all read this DOM.
+      doc = parseSpMetadataXml(xml, { maxBytes: this.o.fetch.maxBytes });
+      meta = parseSpMetadataDocument(doc, { now: this.now() });
+      sp = serviceProviderFrom(meta, policy, source);
     } catch (err) {
       if (err instanceof PasarelaError) throw new SpRefusedError([plain(err.message)], err.code);
       throw err;
@@ -141,7 +144,7 @@ export class TrustAdmin {
         problems.push(`an EC signing key uses curve ${key.asymmetricKeyDetails?.namedCurve ?? 'unknown'}; P-256, P-384 or P-521 expected`);
       }
     }
-    problems.push(...algorithmProblems(xml, policy, this.o.fetch.maxBytes));
+    problems.push(...algorithmProblems(doc, policy));
     if (problems.length > 0) throw new SpRefusedError(problems);
     return sp;
   }
@@ -520,7 +523,7 @@ export class TrustAdmin {
       if (err instanceof PasarelaError) throw new PasarelaError('ERR_SP_POLICY', plain(err.message));
       throw err;
     }
-    const algo = algorithmProblems(row.metadataXml, resolvePolicy(this.o.defaults, override, row.entityId), this.o.fetch.maxBytes);
+    const algo = algorithmProblems(parseSpMetadataXml(row.metadataXml, { maxBytes: Math.max(this.o.fetch.maxBytes, row.metadataXml.length * 4) }), resolvePolicy(this.o.defaults, override, row.entityId));
     if (algo.length) throw new PasarelaError('ERR_SP_POLICY', algo.join('; '));
   }
 
@@ -617,14 +620,8 @@ function peekEntityId(xml: string): string | undefined {
  * The SAML metadata algorithm-support profile: an SP may list the signature and encryption
  * algorithms it takes. When it does, what the broker would use for it must be among them.
  */
-function algorithmProblems(xml: string, policy: SpPolicy, maxBytes: number): string[] {
+function algorithmProblems(doc: Document, policy: SpPolicy): string[] {
   const problems: string[] = [];
-  let doc: Document;
-  try {
-    doc = parseXml(xml, { maxBytes });
-  } catch {
-    return problems;
-  }
   const all = (el: Element, ns: string, name: string): Element[] => {
     const out: Element[] = [];
     const walk = (e: Element): void => {

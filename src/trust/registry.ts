@@ -8,7 +8,7 @@ import { AuditLog } from '../audit/log';
 import { In, type EntityManager } from 'typeorm';
 import { ServiceProviderEntity, type ServiceProviderRow } from '../db/entities';
 import { TrustVersionEntity } from '../db/operator-entities';
-import { parseSpMetadata } from './metadata';
+import { parseSpMetadata, type ParsedSpMetadata } from './metadata';
 import type { ServiceProvider, SpPolicy, TrustRegistry } from './types';
 
 /** Merge an SP's policy over the defaults and validate it; metadata can only tighten it. */
@@ -22,7 +22,11 @@ export function resolvePolicy(defaults: SpPolicy, override: Partial<SpPolicy>, s
 }
 
 export function buildServiceProvider(metadataXml: string, policy: SpPolicy, source: string): ServiceProvider {
-  const meta = parseSpMetadata(metadataXml);
+  return serviceProviderFrom(parseSpMetadata(metadataXml), policy, source);
+}
+
+/** The SP the hot path keeps, from parsed metadata and a resolved policy (checks that need both). */
+export function serviceProviderFrom(meta: ParsedSpMetadata, policy: SpPolicy, source: string): ServiceProvider {
   if (policy.encryptAssertion && !meta.encryptionCert) {
     throw new PasarelaError('ERR_SP_POLICY', `${source}: policy asks to encrypt assertions but the metadata of ${meta.entityId} has no encryption key`);
   }
