@@ -241,14 +241,31 @@ export class TrustAdmin {
 
   /** Change some policy keys (the others stay); the result is validated against the metadata first. */
   async updatePolicy(entityId: string, patch: unknown, actor: string): Promise<SpDetail> {
-    const changes = checkPolicy(patch);
+    return this.patch(entityId, { policy: patch }, actor);
+  }
+
+  /**
+   * Policy keys and/or status (`active` / `suspended`) in one transaction: both apply or
+   * neither. Each change gets its audit record; nothing changed, nothing written.
+   */
+  async patch(entityId: string, changes: { policy?: unknown; status?: 'active' | 'suspended' }, actor: string): Promise<SpDetail> {
     const row = await this.row(entityId);
-    const merged = { ...(JSON.parse(row.policy) as Partial<SpPolicy>), ...changes };
-    resolvePolicy(this.o.defaults, merged, 'policy');
-    this.validatePolicyOnly(row, merged);
+    let policyJson = row.policy;
+    let changedKeys: string[] | undefined;
+    if (changes.policy !== undefined) {
+      const keys = checkPolicy(changes.policy);
+      const merged = { ...(JSON.parse(row.policy) as Partial<SpPolicy>), ...keys };
+      resolvePolicy(this.o.defaults, merged, 'policy');
+      this.validatePolicyOnly(row, merged);
+      policyJson = JSON.stringify(merged);
+      changedKeys = Object.keys(keys);
+    }
+    const enabled = changes.status === undefined ? row.enabled : changes.status === 'active';
+    if (changedKeys === undefined && enabled === row.enabled) return this.show(entityId);
     await this.o.ds.transaction(async (m) => {
-      await m.getRepository(ServiceProviderEntity).update({ entityId }, { policy: JSON.stringify(merged), updatedAt: nextStamp(row.updatedAt, this.now()) });
-      await this.audit.record({ type: 'sp.policy.updated', actor, detail: { entityId, changed: Object.keys(changes) } }, m);
+      await m.getRepository(ServiceProviderEntity).update({ entityId }, { policy: policyJson, enabled, updatedAt: nextStamp(row.updatedAt, this.now()) });
+      if (changedKeys !== undefined) await this.audit.record({ type: 'sp.policy.updated', actor, detail: { entityId, changed: changedKeys } }, m);
+      if (enabled !== row.enabled) await this.audit.record({ type: enabled ? 'sp.resumed' : 'sp.suspended', actor, detail: { entityId } }, m);
       await bumpTrustVersion(m);
     });
     await this.o.registry.reload();
@@ -528,15 +545,7 @@ export class TrustAdmin {
   }
 
   private async setEnabled(entityId: string, enabled: boolean, actor: string): Promise<SpSummary> {
-    const row = await this.row(entityId);
-    if (row.enabled !== enabled) {
-      await this.o.ds.transaction(async (m) => {
-        await m.getRepository(ServiceProviderEntity).update({ entityId }, { enabled, updatedAt: nextStamp(row.updatedAt, this.now()) });
-        await this.audit.record({ type: enabled ? 'sp.resumed' : 'sp.suspended', actor, detail: { entityId } }, m);
-        await bumpTrustVersion(m);
-      });
-      await this.o.registry.reload();
-    }
+    await this.patch(entityId, { status: enabled ? 'active' : 'suspended' }, actor);
     return this.one(entityId);
   }
 

@@ -108,11 +108,7 @@ export function createAdminApi(d: AdminApiDeps): Router {
     if (extra.length) throw bad(`unknown field(s) ${extra.join(', ')}: only "policy" and "status" can be changed`);
     if (body.status !== undefined && body.status !== 'active' && body.status !== 'suspended') throw bad('"status" is "active" or "suspended"');
     if (body.policy === undefined && body.status === undefined) throw bad('nothing to change: send "policy" and/or "status"');
-    const actor = req.principal!.actor;
-    if (body.policy !== undefined) await d.trustAdmin.updatePolicy(id, body.policy, actor);
-    if (body.status === 'suspended') await d.trustAdmin.suspend(id, actor);
-    if (body.status === 'active') await d.trustAdmin.resume(id, actor);
-    res.json(await d.trustAdmin.show(id));
+    res.json(await d.trustAdmin.patch(id, { ...(body.policy !== undefined ? { policy: body.policy } : {}), ...(body.status !== undefined ? { status: body.status as 'active' | 'suspended' } : {}) }, req.principal!.actor));
   }));
 
   r.delete('/sps/:entityId', allow('operator'), wrap(async (req, res) => {
