@@ -264,6 +264,12 @@ async function main(): Promise<void> {
     console.log(`  distinct answers (status and text, counts aside): ${answers.distinct} — "N tries left", then "locked": 2 for every DNI alike (target within 20 %)`);
   }
   if (bad > 0 || logins.some((l) => l.failed > 0)) process.exitCode = 1;
+
+  // (e) the trust list at 10 / 1,000 / 10,000 SPs and a 10,000-entity aggregate (bench/trust.ts; BENCH_SKIP_TRUST=1 skips it).
+  if (process.env.BENCH_SKIP_TRUST !== '1') {
+    console.log('\n(e) trust list (npm run bench:trust):');
+    execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(ROOT, 'bench', 'trust.ts')], { stdio: 'inherit', cwd: ROOT });
+  }
 }
 
 async function stop(child: ChildProcess): Promise<void> {

@@ -6,12 +6,13 @@ import { ServiceProviderEntity, type ServiceProviderRow } from '../db/entities';
 import { MetadataSourceEntity, type MetadataSourceRow } from '../db/operator-entities';
 import { PasarelaError } from '../errors';
 import { ENC_ALG, NS, SIG_ALG } from '../saml/constants';
-import { childElements, isElement, parseXml } from '../saml/xml';
+import { childElements, isElement } from '../saml/xml';
 import { verifyAggregate } from './aggregate';
 import { fetchMetadata, type FetchLimits } from './fetch';
-import { parseSpMetadata, type ParsedSpMetadata } from './metadata';
-import { buildServiceProvider, bumpTrustVersion, nextStamp, resolvePolicy, type DbTrustRegistry } from './registry';
+import { parseSpMetadata, parseSpMetadataDocument, parseSpMetadataXml, type ParsedSpMetadata } from './metadata';
+import { buildServiceProvider, bumpTrustVersion, nextStamp, resolvePolicy, serviceProviderFrom, type DbTrustRegistry } from './registry';
 import type { ServiceProvider, SpPolicy } from './types';
+import type { Metrics } from '../metrics';
 
 /**
  * The operator's trust-list service, the one the CLI and the admin API both call: import (from
@@ -83,6 +84,8 @@ export interface TrustAdminOptions {
   fetch: FetchLimits;
   aggregateMaxBytes: number;
   now?: () => Date;
+  /** pasarela_sp_metadata_age_seconds: told of every good copy taken and every SP that leaves. */
+  metrics?: Pick<Metrics, 'setMetadataRefreshed' | 'forgetSpMetadata'>;
 }
 
 const ALGSUPPORT = 'urn:oasis:names:tc:SAML:metadata:algsupport';
@@ -112,10 +115,13 @@ export class TrustAdmin {
     let meta: ParsedSpMetadata;
     let policy: SpPolicy;
     let sp: ServiceProvider;
+    let doc: Document;
     try {
       policy = resolvePolicy(this.o.defaults, checkPolicy(policyOverride), source);
-      meta = parseSpMetadata(xml, { now: this.now(), maxBytes: this.o.fetch.maxBytes });
-      sp = buildServiceProvider(xml, policy, source);
+      // One parse: the metadata checks, the SP as the hot path keeps it and the algorithm lists all read this DOM.
+      doc = parseSpMetadataXml(xml, { maxBytes: this.o.fetch.maxBytes });
+      meta = parseSpMetadataDocument(doc, { now: this.now() });
+      sp = serviceProviderFrom(meta, policy, source);
     } catch (err) {
       if (err instanceof PasarelaError) throw new SpRefusedError([plain(err.message)], err.code);
       throw err;
@@ -138,7 +144,7 @@ export class TrustAdmin {
         problems.push(`an EC signing key uses curve ${key.asymmetricKeyDetails?.namedCurve ?? 'unknown'}; P-256, P-384 or P-521 expected`);
       }
     }
-    problems.push(...algorithmProblems(xml, policy, this.o.fetch.maxBytes));
+    problems.push(...algorithmProblems(doc, policy));
     if (problems.length > 0) throw new SpRefusedError(problems);
     return sp;
   }
@@ -185,12 +191,15 @@ export class TrustAdmin {
     const policy = opts.policy ?? (existing ? (JSON.parse(existing.policy) as Partial<SpPolicy>) : {});
     const sp = this.validate(xml, policy, opts.source ?? opts.actor);
     const created = await this.o.ds.transaction(async (m) => {
+      // A document imported by hand takes over from the SP's metadata URL, if it had one.
+      await m.getRepository(MetadataSourceEntity).delete({ kind: 'sp', entityId: sp.entityId });
       const c = await this.write(m, sp, xml, policy, opts.source ?? opts.actor, undefined);
       await this.audit.record({ type: c ? 'sp.added' : 'sp.updated', actor: opts.actor, detail: { entityId: sp.entityId, source: opts.source ?? opts.actor } }, m);
       await bumpTrustVersion(m);
       return c;
     });
     await this.o.registry.reload();
+    this.o.metrics?.setMetadataRefreshed(sp.entityId, this.now());
     return { sp: await this.one(sp.entityId), created };
   }
 
@@ -200,7 +209,9 @@ export class TrustAdmin {
     const entityId = peekEntityId(xml) ?? '';
     const existing = await this.o.ds.getRepository(MetadataSourceEntity).findOneBy({ kind: 'sp', entityId });
     const sourceId = existing?.id ?? randomUUID();
-    const policy = opts.policy ?? {};
+    const current = await this.o.ds.getRepository(ServiceProviderEntity).findOneBy({ entityId });
+    // Without a policy, an SP already in the list keeps the overrides it has.
+    const policy = opts.policy ?? (current ? (JSON.parse(current.policy) as Partial<SpPolicy>) : {});
     const sp = this.validate(xml, policy, `url:${url}`);
     const now = this.now();
     const created = await this.o.ds.transaction(async (m) => {
@@ -224,19 +235,37 @@ export class TrustAdmin {
       return c;
     });
     await this.o.registry.reload();
+    this.o.metrics?.setMetadataRefreshed(sp.entityId, now);
     return { sp: await this.one(sp.entityId), created };
   }
 
   /** Change some policy keys (the others stay); the result is validated against the metadata first. */
   async updatePolicy(entityId: string, patch: unknown, actor: string): Promise<SpDetail> {
-    const changes = checkPolicy(patch);
+    return this.patch(entityId, { policy: patch }, actor);
+  }
+
+  /**
+   * Policy keys and/or status (`active` / `suspended`) in one transaction: both apply or
+   * neither. Each change gets its audit record; nothing changed, nothing written.
+   */
+  async patch(entityId: string, changes: { policy?: unknown; status?: 'active' | 'suspended' }, actor: string): Promise<SpDetail> {
     const row = await this.row(entityId);
-    const merged = { ...(JSON.parse(row.policy) as Partial<SpPolicy>), ...changes };
-    resolvePolicy(this.o.defaults, merged, 'policy');
-    this.validatePolicyOnly(row, merged);
+    let policyJson = row.policy;
+    let changedKeys: string[] | undefined;
+    if (changes.policy !== undefined) {
+      const keys = checkPolicy(changes.policy);
+      const merged = { ...(JSON.parse(row.policy) as Partial<SpPolicy>), ...keys };
+      resolvePolicy(this.o.defaults, merged, 'policy');
+      this.validatePolicyOnly(row, merged);
+      policyJson = JSON.stringify(merged);
+      changedKeys = Object.keys(keys);
+    }
+    const enabled = changes.status === undefined ? row.enabled : changes.status === 'active';
+    if (changedKeys === undefined && enabled === row.enabled) return this.show(entityId);
     await this.o.ds.transaction(async (m) => {
-      await m.getRepository(ServiceProviderEntity).update({ entityId }, { policy: JSON.stringify(merged), updatedAt: nextStamp(row.updatedAt, this.now()) });
-      await this.audit.record({ type: 'sp.policy.updated', actor, detail: { entityId, changed: Object.keys(changes) } }, m);
+      await m.getRepository(ServiceProviderEntity).update({ entityId }, { policy: policyJson, enabled, updatedAt: nextStamp(row.updatedAt, this.now()) });
+      if (changedKeys !== undefined) await this.audit.record({ type: 'sp.policy.updated', actor, detail: { entityId, changed: changedKeys } }, m);
+      if (enabled !== row.enabled) await this.audit.record({ type: enabled ? 'sp.resumed' : 'sp.suspended', actor, detail: { entityId } }, m);
       await bumpTrustVersion(m);
     });
     await this.o.registry.reload();
@@ -260,6 +289,7 @@ export class TrustAdmin {
       await bumpTrustVersion(m);
     });
     await this.o.registry.reload();
+    this.o.metrics?.forgetSpMetadata(entityId);
   }
 
   // ---- refresh -------------------------------------------------------------------------------
@@ -304,7 +334,30 @@ export class TrustAdmin {
       });
       await this.audit.record({ type: 'trust.aggregate.added', actor: opts.actor, detail: { sourceId: id, url } }, m);
     });
-    return this.refreshAggregate(id, opts.actor);
+    try {
+      return await this.refreshAggregate(id, opts.actor);
+    } catch (err) {
+      // Not accepted: an aggregate that cannot be loaded once is not kept (its failure is in the audit trail).
+      await this.removeAggregate(id, opts.actor);
+      throw err;
+    }
+  }
+
+  /** Forget an aggregate and every SP taken from it. */
+  async removeAggregate(sourceId: string, actor: string): Promise<{ removed: number }> {
+    const source = await this.o.ds.getRepository(MetadataSourceEntity).findOneBy({ id: sourceId, kind: 'aggregate' });
+    if (!source) throw new PasarelaError('ERR_NOT_FOUND', `no metadata aggregate ${sourceId}`);
+    const tag = `aggregate:${sourceId}`;
+    const ids = (await this.o.ds.getRepository(ServiceProviderEntity).find({ select: { entityId: true }, where: { source: tag } })).map((r) => r.entityId);
+    await this.o.ds.transaction(async (m) => {
+      await m.getRepository(ServiceProviderEntity).delete({ source: tag });
+      await m.getRepository(MetadataSourceEntity).delete({ id: sourceId });
+      await this.audit.record({ type: 'trust.aggregate.removed', actor, detail: { sourceId, url: source.url, removed: ids.length } }, m);
+      if (ids.length) await bumpTrustVersion(m);
+    });
+    await this.o.registry.reload();
+    for (const id of ids) this.o.metrics?.forgetSpMetadata(id);
+    return { removed: ids.length };
   }
 
   async listSources(): Promise<RefreshState[]> {
@@ -347,6 +400,7 @@ export class TrustAdmin {
         refused.push({ entityId: e.entityId, problem: (err as Error).message });
       }
     }
+    let goneIds: string[] = [];
     const result = await this.o.ds.transaction(async (m) => {
       const repo = m.getRepository(ServiceProviderEntity);
       const mine = await repo.findBy({ source: tag });
@@ -377,8 +431,10 @@ export class TrustAdmin {
         });
       }
       for (let i = 0; i < rows.length; i += 500) await repo.save(rows.slice(i, i + 500), { reload: false });
-      // Entities that left the aggregate (or whose new entry was refused) are no longer trusted from it.
+      // An entry refused this time keeps its last good copy; entities that left the aggregate go.
+      for (const x of refused) if (current.has(x.entityId)) keep.add(x.entityId);
       const gone = mine.filter((r) => !keep.has(r.entityId)).map((r) => r.entityId);
+      goneIds = gone;
       for (let i = 0; i < gone.length; i += 500) await repo.delete(gone.slice(i, i + 500));
       await m.getRepository(MetadataSourceEntity).update(
         { id: source.id },
@@ -390,13 +446,22 @@ export class TrustAdmin {
       return r;
     });
     await this.o.registry.reload();
+    const takenIds = new Set(accepted.map((a) => a.entityId));
+    for (const id of takenIds) if (!result.refused.some((x) => x.entityId === id)) this.o.metrics?.setMetadataRefreshed(id, attempt);
+    for (const id of goneIds) this.o.metrics?.forgetSpMetadata(id);
     return result;
   }
 
-  /** Refresh every metadata source; failures are recorded per source and do not stop the others. */
-  async refreshAll(actor: string): Promise<Array<{ sourceId: string; ok: boolean; error?: string }>> {
+  /**
+   * Refresh every metadata source; failures are recorded per source and do not stop the others.
+   * `freshWithinMs`: skip sources some node attempted that recently (several nodes on one
+   * schedule then share the work instead of each fetching everything).
+   */
+  async refreshAll(actor: string, opts: { freshWithinMs?: number } = {}): Promise<Array<{ sourceId: string; ok: boolean; error?: string }>> {
     const out: Array<{ sourceId: string; ok: boolean; error?: string }> = [];
+    const cutoff = this.now().getTime() - (opts.freshWithinMs ?? 0);
     for (const s of await this.o.ds.getRepository(MetadataSourceEntity).find()) {
+      if (opts.freshWithinMs && s.lastAttemptAt && new Date(s.lastAttemptAt).getTime() > cutoff) continue;
       try {
         if (s.kind === 'aggregate') await this.refreshAggregate(s.id, actor);
         else await this.refreshSpSource(s, actor);
@@ -434,6 +499,7 @@ export class TrustAdmin {
       if (changed) await bumpTrustVersion(m);
     });
     await this.o.registry.reload();
+    this.o.metrics?.setMetadataRefreshed(sp.entityId, attempt);
   }
 
   private async recordFailure(source: MetadataSourceRow, attempt: Date, err: unknown, actor: string): Promise<void> {
@@ -474,20 +540,12 @@ export class TrustAdmin {
       if (err instanceof PasarelaError) throw new PasarelaError('ERR_SP_POLICY', plain(err.message));
       throw err;
     }
-    const algo = algorithmProblems(row.metadataXml, resolvePolicy(this.o.defaults, override, row.entityId), this.o.fetch.maxBytes);
+    const algo = algorithmProblems(parseSpMetadataXml(row.metadataXml, { maxBytes: Math.max(this.o.fetch.maxBytes, row.metadataXml.length * 4) }), resolvePolicy(this.o.defaults, override, row.entityId));
     if (algo.length) throw new PasarelaError('ERR_SP_POLICY', algo.join('; '));
   }
 
   private async setEnabled(entityId: string, enabled: boolean, actor: string): Promise<SpSummary> {
-    const row = await this.row(entityId);
-    if (row.enabled !== enabled) {
-      await this.o.ds.transaction(async (m) => {
-        await m.getRepository(ServiceProviderEntity).update({ entityId }, { enabled, updatedAt: nextStamp(row.updatedAt, this.now()) });
-        await this.audit.record({ type: enabled ? 'sp.resumed' : 'sp.suspended', actor, detail: { entityId } }, m);
-        await bumpTrustVersion(m);
-      });
-      await this.o.registry.reload();
-    }
+    await this.patch(entityId, { status: enabled ? 'active' : 'suspended' }, actor);
     return this.one(entityId);
   }
 
@@ -571,14 +629,8 @@ function peekEntityId(xml: string): string | undefined {
  * The SAML metadata algorithm-support profile: an SP may list the signature and encryption
  * algorithms it takes. When it does, what the broker would use for it must be among them.
  */
-function algorithmProblems(xml: string, policy: SpPolicy, maxBytes: number): string[] {
+function algorithmProblems(doc: Document, policy: SpPolicy): string[] {
   const problems: string[] = [];
-  let doc: Document;
-  try {
-    doc = parseXml(xml, { maxBytes });
-  } catch {
-    return problems;
-  }
   const all = (el: Element, ns: string, name: string): Element[] => {
     const out: Element[] = [];
     const walk = (e: Element): void => {

@@ -188,13 +188,21 @@ function parseAcs(sp: Element): AcsEndpoint[] {
 
 /** Parse one SP's SAML metadata into what the trust list keeps. */
 export function parseSpMetadata(xml: string, options: ParseSpMetadataOptions = {}): ParsedSpMetadata {
-  let doc: Document;
+  return parseSpMetadataDocument(parseSpMetadataXml(xml, options), options);
+}
+
+/** The parse step alone (the broker's parser, size cap), for callers that also read the DOM. */
+export function parseSpMetadataXml(xml: string, options: ParseSpMetadataOptions = {}): Document {
   try {
-    doc = parseXml(xml, { maxBytes: options.maxBytes ?? 1024 * 1024 });
+    return parseXml(xml, { maxBytes: options.maxBytes ?? 1024 * 1024 });
   } catch (err) {
     if (err instanceof PasarelaError) throw new PasarelaError(err.code, `SP metadata: ${err.message}`, { cause: err });
     throw err;
   }
+}
+
+/** What the trust list keeps, from an already parsed metadata document. */
+export function parseSpMetadataDocument(doc: Document, options: ParseSpMetadataOptions = {}): ParsedSpMetadata {
   const { entity, validUntil } = pickEntity(doc.documentElement);
 
   const entityId = entity.getAttribute('entityID') ?? '';

@@ -8,7 +8,7 @@ import { AuditLog } from '../audit/log';
 import { In, type EntityManager } from 'typeorm';
 import { ServiceProviderEntity, type ServiceProviderRow } from '../db/entities';
 import { TrustVersionEntity } from '../db/operator-entities';
-import { parseSpMetadata } from './metadata';
+import { parseSpMetadata, type ParsedSpMetadata } from './metadata';
 import type { ServiceProvider, SpPolicy, TrustRegistry } from './types';
 
 /** Merge an SP's policy over the defaults and validate it; metadata can only tighten it. */
@@ -22,7 +22,11 @@ export function resolvePolicy(defaults: SpPolicy, override: Partial<SpPolicy>, s
 }
 
 export function buildServiceProvider(metadataXml: string, policy: SpPolicy, source: string): ServiceProvider {
-  const meta = parseSpMetadata(metadataXml);
+  return serviceProviderFrom(parseSpMetadata(metadataXml), policy, source);
+}
+
+/** The SP the hot path keeps, from parsed metadata and a resolved policy (checks that need both). */
+export function serviceProviderFrom(meta: ParsedSpMetadata, policy: SpPolicy, source: string): ServiceProvider {
   if (policy.encryptAssertion && !meta.encryptionCert) {
     throw new PasarelaError('ERR_SP_POLICY', `${source}: policy asks to encrypt assertions but the metadata of ${meta.entityId} has no encryption key`);
   }
@@ -53,8 +57,10 @@ export function buildServiceProvider(metadataXml: string, policy: SpPolicy, sour
 export class DbTrustRegistry implements TrustRegistry {
   private cache = new Map<string, ServiceProvider>();
   /** Per entity: the row's updated_at (ms) when it was parsed, so a reload re-parses only changed rows. */
-  private stamps = new Map<string, number>();
+  private stamps = new Map<string, string>();
   private reloading: Promise<unknown> = Promise.resolve();
+  /** Earliest validUntil in the cache (ms), Infinity when none. */
+  private nextExpiry = Infinity;
 
   constructor(
     private readonly ds: DataSource,
@@ -65,10 +71,28 @@ export class DbTrustRegistry implements TrustRegistry {
   ) {}
 
   get(entityId: string): ServiceProvider | undefined {
-    const sp = this.cache.get(entityId);
-    // validUntil honoured on the hot path: a comparison, no parse.
-    if (sp?.validUntil && sp.validUntil.getTime() <= this.now().getTime()) return undefined;
-    return sp;
+    // validUntil honoured on the hot path: one comparison with the earliest end of validity in the
+    // cache (no clock read at all while no SP has one); the expired ones are dropped when it passes.
+    if (this.nextExpiry !== Infinity && this.now().getTime() >= this.nextExpiry) this.dropExpired();
+    return this.cache.get(entityId);
+  }
+
+  /** Drop SPs whose validUntil passed (their stamps stay: only a changed row brings one back). */
+  private dropExpired(): void {
+    const t = this.now().getTime();
+    const next = new Map<string, ServiceProvider>();
+    for (const [id, sp] of this.cache) {
+      if (sp.validUntil && sp.validUntil.getTime() <= t) this.log.warn({ sp: id, validUntil: sp.validUntil.toISOString() }, 'service provider metadata expired: no longer trusted');
+      else next.set(id, sp);
+    }
+    this.setCache(next);
+  }
+
+  private setCache(next: Map<string, ServiceProvider>): void {
+    let earliest = Infinity;
+    for (const sp of next.values()) if (sp.validUntil && sp.validUntil.getTime() < earliest) earliest = sp.validUntil.getTime();
+    this.cache = next;
+    this.nextExpiry = earliest;
   }
 
   list(): ServiceProvider[] {
@@ -124,11 +148,16 @@ export class DbTrustRegistry implements TrustRegistry {
   }
 
   private async reloadNow(): Promise<void> {
-    const heads = await this.ds
+    // Heads only, raw (no entity hydration): at 10,000 SPs this is the whole cost of a poll that finds one change.
+    const heads = (await this.ds
       .getRepository(ServiceProviderEntity)
-      .find({ select: { entityId: true, updatedAt: true }, where: { enabled: true } });
-    const wanted = new Map(heads.map((h) => [h.entityId, new Date(h.updatedAt).getTime()]));
-    const stale = heads.filter((h) => this.stamps.get(h.entityId) !== wanted.get(h.entityId)).map((h) => h.entityId);
+      .createQueryBuilder('sp')
+      .select('sp.entity_id', 'id')
+      .addSelect('sp.updated_at', 'at')
+      .where('sp.enabled = :enabled', { enabled: true })
+      .getRawMany()) as Array<{ id: string; at: unknown }>;
+    const wanted = new Map(heads.map((h) => [h.id, stampKey(h.at)]));
+    const stale = heads.filter((h) => this.stamps.get(h.id) !== wanted.get(h.id)).map((h) => h.id);
     const fresh: ServiceProviderRow[] = [];
     for (let i = 0; i < stale.length; i += 500) {
       fresh.push(...(await this.ds.getRepository(ServiceProviderEntity).findBy({ entityId: In(stale.slice(i, i + 500)), enabled: true })));
@@ -142,7 +171,7 @@ export class DbTrustRegistry implements TrustRegistry {
       }
     }
     for (const row of fresh) {
-      stamps.set(row.entityId, new Date(row.updatedAt).getTime());
+      stamps.set(row.entityId, wanted.get(row.entityId) ?? '');
       try {
         const policy = resolvePolicy(this.defaults, JSON.parse(row.policy) as Partial<SpPolicy>, row.source);
         next.set(row.entityId, buildServiceProvider(row.metadataXml, policy, row.source));
@@ -152,9 +181,14 @@ export class DbTrustRegistry implements TrustRegistry {
         this.log.error({ sp: row.entityId, err: (err as Error).message }, 'service provider left out of the trust list');
       }
     }
-    this.cache = next;
+    this.setCache(next);
     this.stamps = stamps;
   }
+}
+
+/** updated_at as the driver returns it raw (SQLite: UTC text, PostgreSQL: a Date), as a comparable key. */
+function stampKey(v: unknown): string {
+  return v instanceof Date ? String(v.getTime()) : String(v);
 }
 
 /** An updated_at strictly after the previous one, so that every change is seen by the incremental reload. */

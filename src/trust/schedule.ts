@@ -3,7 +3,8 @@ import type { TrustAdmin } from './admin';
 
 /**
  * Refresh every metadata source (per-SP URLs, aggregates) every `minutes` (0: never). Runs in
- * the process serving the operator listener. A failed source keeps its last good copy and
+ * the process serving the operator listener; with several nodes, a source one of them attempted
+ * within the last half interval is skipped by the others. A failed source keeps its last good copy and
  * records why (TrustAdmin.refreshAll); the schedule goes on.
  */
 export function scheduleRefresh(admin: TrustAdmin, minutes: number, log: Logger): () => void {
@@ -13,7 +14,8 @@ export function scheduleRefresh(admin: TrustAdmin, minutes: number, log: Logger)
     if (busy) return;
     busy = true;
     admin
-      .refreshAll('schedule')
+      // Half an interval: a source another node refreshed since is left alone.
+      .refreshAll('schedule', { freshWithinMs: (minutes * 60_000) / 2 })
       .then((results) => {
         const failed = results.filter((r) => !r.ok);
         if (results.length) log.info({ event: 'trust.refresh.scheduled', sources: results.length, failed: failed.length }, 'metadata sources refreshed');

@@ -31,6 +31,7 @@ export class TrustSync {
   /** One poll; resolves once a reload it started is done. */
   tick(): Promise<void> {
     this.running ??= (async () => {
+      await Promise.resolve(); // `running` is set before the body can finish
       try {
         if (!this.ds.isInitialized) return;
         const v = await trustVersion(this.ds);

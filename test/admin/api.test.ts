@@ -1,6 +1,8 @@
 import type { Express } from 'express';
 import { exportJWK, generateKeyPair, SignJWT, type KeyLike } from 'jose';
 import request from 'supertest';
+import { trustAdminFor } from '../../src/admin/api';
+import { jwtVerifier } from '../../src/admin/api/auth';
 import { AdminTokens } from '../../src/admin/tokens';
 import { createOperatorApp } from '../../src/operator/app';
 import { makeSelfSignedRsa, selfSignedFor } from '../../src/pki/self-signed';
@@ -124,10 +126,11 @@ describe.each(storagePairs().map((p) => [p.name, p] as const))('admin API (%s)',
     expect((await request(op).delete(enc(SP_ENTITY)).set(as('auditor'))).status).toBe(403);
     expect((await request(op).post(`${enc(SP_ENTITY)}/check`).set(as('auditor')).send({ request: 'x' })).status).toBe(403);
     expect((await request(op).post(`${enc(SP_ENTITY)}/refresh`).set(as('auditor'))).status).toBe(403);
-    // registrar: citizen services only (a placeholder for now), nothing of the trust list or audit
-    const reg = await request(op).get('/admin/api/citizens').set(as('registrar'));
+    // registrar: citizen services only, nothing of the trust list or audit
+    const reg = await request(op).get('/admin/api/citizens/nothing').set(as('registrar'));
     expect(reg.status).toBe(404);
-    expect(reg.body.detail).toMatch(/not available/);
+    expect(reg.body.detail).toMatch(/no such citizen service/);
+    expect((await request(op).post('/admin/api/citizens/lookup').set(as('auditor')).send({ dni: '00000000T' })).status).toBe(403);
     for (const path of ['/admin/api/sps', enc(SP_ENTITY), '/admin/api/audit', '/admin/api/sources']) {
       const r = await request(op).get(path).set(as('registrar'));
       expect([path, r.status, r.body.code]).toEqual([path, 403, 'ERR_ADMIN_FORBIDDEN']);
@@ -213,19 +216,25 @@ describe.each(storagePairs().map((p) => [p.name, p] as const))('admin API (%s)',
     await request(op).patch(enc(id)).set(as('operator')).send({ status: 'active' }).expect(200);
     expect(broker.services.trust.get(id)!.policy.minLoa).toBe('substantial');
 
+    // policy and status in one PATCH: one transaction; a refused policy leaves the status alone too
+    const refusedBoth = await request(op).patch(enc(id)).set(as('operator')).send({ policy: { minLoa: 'extreme' }, status: 'suspended' });
+    expect(refusedBoth.status).toBe(422);
+    expect(broker.services.trust.get(id)).toBeDefined();
+    const both = await request(op).patch(enc(id)).set(as('operator')).send({ policy: { maxLoa: 'substantial' }, status: 'suspended' }).expect(200);
+    expect(both.body).toMatchObject({ status: 'suspended', policyOverride: { minLoa: 'substantial', maxLoa: 'substantial' } });
+    expect(broker.services.trust.get(id)).toBeUndefined();
+
     await request(op).delete(enc(id)).set(as('operator')).expect(204);
     expect(broker.services.trust.get(id)).toBeUndefined();
     expect((await request(op).delete(enc(id)).set(as('operator'))).status).toBe(404);
 
     const trail = await request(op).get('/admin/api/audit').query({ limit: 50 }).set(as('auditor')).expect(200);
     const mine = (trail.body.items as Array<{ type: string; actor: string; detail: { entityId?: string } }>).filter((e) => e.detail.entityId === id).map((e) => [e.type, e.actor]);
-    expect(mine).toEqual([
-      ['sp.removed', 'admin:key:test-operator'],
-      ['sp.resumed', 'admin:key:test-operator'],
-      ['sp.suspended', 'admin:key:test-operator'],
-      ['sp.policy.updated', 'admin:key:test-operator'],
-      ['sp.added', 'admin:key:test-operator'],
-    ]);
+    // (records of one transaction may share a millisecond: compared as a set, newest and oldest in place)
+    expect(mine[0]).toEqual(['sp.removed', 'admin:key:test-operator']);
+    expect(mine.at(-1)).toEqual(['sp.added', 'admin:key:test-operator']);
+    expect(mine.map(([type]) => type).sort()).toEqual(['sp.added', 'sp.policy.updated', 'sp.policy.updated', 'sp.removed', 'sp.resumed', 'sp.suspended', 'sp.suspended']);
+    expect(new Set(mine.map(([, actor]) => actor))).toEqual(new Set(['admin:key:test-operator']));
   });
 
   test('self-check: a sample Redirect request is run through the SSO intake and reported check by check', async () => {
@@ -264,6 +273,16 @@ describe.each(storagePairs().map((p) => [p.name, p] as const))('admin API (%s)',
     expect(missing.body.detail).toMatch(/answered HTTP 404/);
     const notUrl = await request(op).post(`${enc(SP_ENTITY)}/refresh`).set(as('operator'));
     expect(notUrl.status).toBe(409);
+    // The schedule of several nodes: a source attempted within the window is left to the node that did it.
+    const admin = trustAdminFor(broker.services);
+    const sourceId = shown.body.refresh.sourceId as string;
+    expect((await admin.refreshAll('test', { freshWithinMs: 60_000 })).map((r) => r.sourceId)).not.toContain(sourceId);
+    expect((await admin.refreshAll('test')).find((r) => r.sourceId === sourceId)).toMatchObject({ ok: false, error: expect.stringMatching(/not well-formed/) });
+    // The download is cut past admin.fetch.maxBytes (1 MiB).
+    fixtures.set('/huge.xml', spXml({ entityId: 'https://huge.test/md', certPem: cert.certPem }).replace('<md:SPSSODescriptor', `<!-- ${'y'.repeat(2 * 1024 * 1024)} --><md:SPSSODescriptor`));
+    const huge = await request(op).post('/admin/api/sps').set(as('operator')).send({ metadataUrl: `${fixtures.url}/huge.xml` });
+    expect(huge.status).toBe(413);
+    expect(huge.body.detail).toMatch(/huge\.xml is (\d+ bytes; at most|larger than) 1048576 bytes/);
   });
 
   test('signed aggregate: verified against the pinned key, validUntil required; a bad signature keeps the last good copy', async () => {
@@ -304,6 +323,57 @@ describe.each(storagePairs().map((p) => [p.name, p] as const))('admin API (%s)',
     expect(broker.services.trust.get(b)).toBeUndefined();
     const sources = await request(op).get('/admin/api/sources').set(as('auditor')).expect(200);
     expect(sources.body.items.find((s: { sourceId: string }) => s.sourceId === sourceId)).toMatchObject({ status: 'ok', lastError: null });
+
+    // One entry refused (its new key is too weak): the others are taken, it keeps its last good copy.
+    const c = 'https://fed-c.test/md';
+    fixtures.set('/federation.xml', signAggregate(aggregateXml([spXml({ entityId: a, certPem: makeSelfSignedRsa('weak', { bits: 1024 }).certPem, acs: 'https://fed-a.test/acs-weak' }), spXml({ entityId: c, certPem: cert.certPem })], until), fedKey.keyPem));
+    const partial = await request(op).post(`/admin/api/aggregates/${sourceId}/refresh`).set(as('operator')).expect(200);
+    expect(partial.body).toMatchObject({ entities: 2, added: 1, updated: 0, removed: 0 });
+    expect(partial.body.refused).toEqual([{ entityId: a, problem: expect.stringMatching(/RSA key shorter than 2048 bits/) }]);
+    expect(broker.services.trust.get(a)!.acs[0]!.location).toBe('https://fed-a.test/acs-new');
+    expect(broker.services.trust.get(c)).toBeDefined();
+    const metrics = await request(op).get('/metrics').expect(200);
+    expect(metrics.text).toMatch(/pasarela_sp_metadata_age_seconds\{sp="https:\/\/fed-c\.test\/md"\} \d/);
+
+    // An aggregate that does not load the first time is not kept; removing one removes its SPs.
+    const sourcesBefore = (await request(op).get('/admin/api/sources').set(as('operator'))).body.items.length as number;
+    const refusedAgg = await request(op).post('/admin/api/aggregates').set(as('operator')).send({ url: `${fixtures.url}/federation.xml`, pinnedCert: makeSelfSignedRsa('wrong pin').certPem });
+    expect(refusedAgg.status).toBe(422);
+    expect((await request(op).get('/admin/api/sources').set(as('operator'))).body.items).toHaveLength(sourcesBefore);
+    expect((await request(op).delete(`/admin/api/aggregates/${sourceId}`).set(as('operator')).expect(200)).body).toEqual({ removed: 2 });
+    expect(broker.services.trust.get(a)).toBeUndefined();
+    expect(broker.services.trust.get(c)).toBeUndefined();
+  });
+
+  test('registrar: register a citizen (office: the activation code comes back once), look up, reissue, upgrade; audited with the token', async () => {
+    const person = { dni: '00000000T', givenName: 'Lucía', firstSurname: 'Pérez', dateOfBirth: '1990-01-01', mobile: '+34600000001', channel: 'office' };
+    const created = await request(op).post('/admin/api/citizens').set(as('registrar')).send(person).expect(201);
+    expect(created.body).toMatchObject({ citizen: { dni: expect.not.stringContaining('00000000'), registrationLevel: 'advanced', status: expect.any(String) }, delivery: 'office', activationCode: expect.stringMatching(/^[A-Z2-9-]{16,19}$/) });
+    const again = await request(op).post('/admin/api/citizens').set(as('registrar')).send(person);
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe('ERR_CITIZEN_EXISTS');
+    expect((await request(op).post('/admin/api/citizens').set(as('registrar')).send({ ...person, dni: '00000001R', channel: 'fax' })).status).toBe(400);
+    const found = await request(op).post('/admin/api/citizens/lookup').set(as('registrar')).send({ dni: '00000000T' }).expect(200);
+    expect(found.body.id).toBe(created.body.citizen.id);
+    expect(JSON.stringify(found.body)).not.toContain('00000000T');
+    const reissued = await request(op).post('/admin/api/citizens/reissue-code').set(as('registrar')).send({ dni: '00000000T' }).expect(200);
+    expect(reissued.body.activationCode).not.toBe(created.body.activationCode);
+    const upgraded = await request(op).post('/admin/api/citizens/upgrade').set(as('registrar')).send({ dni: '00000000T', channel: 'office' });
+    expect(upgraded.status).toBe(422);
+    expect(upgraded.body.detail).toMatch(/already registered at the advanced level/);
+    expect((await request(op).post('/admin/api/citizens/lookup').set(as('registrar')).send({ dni: '99999999R' })).status).toBe(404);
+    expect((await request(op).post('/admin/api/citizens').set(as('operator')).send(person)).status).toBe(403);
+    const trail = await request(op).get('/admin/api/audit').query({ citizenId: created.body.citizen.id }).set(as('auditor')).expect(200);
+    expect(trail.body.items.map((e: { actor: string }) => e.actor)).toContain('admin:key:test-registrar');
+  });
+
+  test('JWTs through issuer discovery: the JWKS named by /.well-known/openid-configuration', async () => {
+    fixtures.set('/.well-known/openid-configuration', JSON.stringify({ issuer: fixtures.url, jwks_uri: `${fixtures.url}/jwks.json` }), 'application/json');
+    const verify = jwtVerifier({ issuer: fixtures.url, roleClaim: 'roles' })!;
+    const token = await new SignJWT({ roles: 'operator auditor' }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(fixtures.url).setSubject('svc').setExpirationTime('1m').sign(jwtKey);
+    expect(await verify(token)).toEqual({ kind: 'jwt', name: 'svc', roles: ['operator', 'auditor'], actor: 'admin:jwt:svc' });
+    const otherIssuer = await new SignJWT({ roles: 'operator' }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer('https://elsewhere.test').setExpirationTime('1m').sign(jwtKey);
+    await expect(verify(otherIssuer)).rejects.toThrow(/iss/);
   });
 
   test('the OpenAPI document is served beside the API and lists every resource', async () => {

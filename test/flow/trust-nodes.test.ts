@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { get } from 'node:http';
 import { AdminTokens } from '../../src/admin/tokens';
 import { closeDataSource, createDataSource } from '../../src/db/data-source';
 import { LOA, NAMEID_FORMAT } from '../../src/saml/constants';
@@ -72,3 +73,63 @@ describeWithProductionServices('a trust-list change reaches every broker node', 
     expect(await eventually(303)).toBe(303);
   });
 });
+
+/** WORKERS=2: the primary serves the admin API on the operator listener; its changes reach the workers. */
+describeWithProductionServices('the admin API of a cluster primary', () => {
+  let db: { url: string; drop: () => Promise<void> };
+  let broker: ProcessBroker;
+  let token: string;
+  const signer = rsaSigner('cluster SP');
+  const entityId = 'https://cluster-sp.test/md';
+
+  beforeAll(async () => {
+    db = await freshPostgresDatabase();
+    broker = await startProcessBroker({
+      env: { WORKERS: '2', REDIS_URL: TEST_REDIS_URL, DATABASE_URL: db.url, TRUST_POLL_MS: '500' },
+      config: { store: { keyPrefix: `pasarela-cl-admin-${randomBytes(4).toString('hex')}:` } },
+      startTimeoutMs: 60_000,
+    });
+    const ds = await createDataSource({ url: db.url });
+    try {
+      token = (await new AdminTokens(ds).create('operator', 'cluster-test', 'test')).token;
+    } finally {
+      await closeDataSource(ds);
+    }
+  }, 120_000);
+  afterAll(async () => {
+    await broker?.stop();
+    await db?.drop();
+  });
+
+  test('an SP imported through the primary is trusted by the workers within seconds', async () => {
+    expect(broker.stdout()).toMatch(/Admin API: http:\/\/127\.0\.0\.1:\d+\/admin\/api/);
+    const created = await fetch(`${broker.operatorUrl}/admin/api/sps`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/samlmetadata+xml' },
+      body: spXml({ entityId, certPem: signer.certPem }),
+    });
+    expect(created.status).toBe(201);
+    let statuses: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      // four requests per round, each on a new connection: node:cluster's round-robin reaches both workers
+      statuses = [];
+      for (let k = 0; k < 4; k++) {
+        const q = redirectRequest({ signer, issuer: entityId, destination: broker.ssoUrl, acsUrl: 'https://cluster-sp.test/acs', loa: LOA.low, nameIdFormat: NAMEID_FORMAT.persistent });
+        statuses.push(await freshConnectionStatus(`${broker.ssoUrl}?${q}`));
+      }
+      if (statuses.every((st) => st === 303)) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(statuses).toEqual([303, 303, 303, 303]);
+  });
+});
+
+/** GET on a connection of its own (no keep-alive), so that the cluster hands it to the next worker. */
+function freshConnectionStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }).on('error', reject);
+  });
+}

@@ -8,7 +8,7 @@ import { jwtVerifier } from './auth';
 import { createAdminApi } from './router';
 
 /** The trust-list service over a broker's services (the registry it updates is the one the hot path reads). */
-export function trustAdminFor(s: Pick<Services, 'config' | 'ds' | 'trust' | 'log' | 'now'>): TrustAdmin {
+export function trustAdminFor(s: Pick<Services, 'config' | 'ds' | 'trust' | 'log' | 'now'> & Partial<Pick<Services, 'metrics'>>): TrustAdmin {
   if (!(s.trust instanceof DbTrustRegistry)) throw new Error('the trust-list service needs the database trust registry');
   return new TrustAdmin({
     ds: s.ds,
@@ -19,6 +19,7 @@ export function trustAdminFor(s: Pick<Services, 'config' | 'ds' | 'trust' | 'log
     fetch: s.config.admin.fetch,
     aggregateMaxBytes: s.config.admin.aggregateMaxBytes,
     now: s.now,
+    ...(s.metrics ? { metrics: s.metrics } : {}),
   });
 }
 
@@ -38,6 +39,7 @@ export function adminApiFor(s: Services, trustAdmin = trustAdminFor(s)): Router 
       now: s.now,
       broker: s.broker,
     },
+    citizens: { lifecycle: s.lifecycle, citizens: s.citizens },
     maxMetadataBytes: s.config.admin.fetch.maxBytes,
     log: s.log,
   });

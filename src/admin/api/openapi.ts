@@ -105,6 +105,10 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '201': { description: 'AggregateResult' }, ...errors },
         },
       },
+      '/aggregates/{sourceId}': {
+        parameters: [{ name: 'sourceId', in: 'path', required: true, schema: { type: 'string' } }],
+        delete: { summary: 'Forget the aggregate and every SP taken from it (operator)', responses: { '200': { description: '{removed}' }, ...errors } },
+      },
       '/aggregates/{sourceId}/refresh': {
         parameters: [{ name: 'sourceId', in: 'path', required: true, schema: { type: 'string' } }],
         post: { summary: 'Refresh one aggregate (operator)', responses: { '200': { description: 'AggregateResult' }, ...errors } },
@@ -116,6 +120,26 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': { description: '{"items": [AuditEvent]}' }, '401': problem, '403': problem },
         },
       },
+      '/citizens': {
+        post: {
+          summary: 'Register a citizen (registrar): a pending registration and its activation code (returned only for office deliveries, to hand over on paper)',
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['dni', 'givenName', 'firstSurname', 'dateOfBirth', 'mobile', 'channel'],
+                  properties: { dni: { type: 'string' }, givenName: { type: 'string' }, firstSurname: { type: 'string' }, secondSurname: { type: 'string' }, dateOfBirth: { type: 'string', format: 'date' }, mobile: { type: 'string' }, email: { type: 'string' }, channel: { enum: ['office', 'certificate', 'video', 'letter'] }, dniValidityDate: { type: 'string', format: 'date' } },
+                },
+              },
+            },
+          },
+          responses: { '201': { description: '{citizen, reference, delivery, expiresAt, activationCode?}' }, '409': problem, ...errors },
+        },
+      },
+      '/citizens/lookup': { post: { summary: 'One citizen, DNI masked (registrar); the DNI goes in the body, never in a URL', requestBody: { content: { 'application/json': { schema: { type: 'object', required: ['dni'], properties: { dni: { type: 'string' } } } } } }, responses: { '200': { description: 'Citizen' }, ...errors } } },
+      '/citizens/upgrade': { post: { summary: 'Basic to advanced registration (registrar)', requestBody: { content: { 'application/json': { schema: { type: 'object', required: ['dni', 'channel'], properties: { dni: { type: 'string' }, channel: { enum: ['office', 'certificate'] } } } } } }, responses: { '200': { description: 'Citizen' }, ...errors } } },
+      '/citizens/reissue-code': { post: { summary: 'A new activation code; the previous one stops working (registrar)', requestBody: { content: { 'application/json': { schema: { type: 'object', required: ['dni'], properties: { dni: { type: 'string' } } } } } }, responses: { '200': { description: '{citizen, reference, delivery, expiresAt, activationCode?}' }, ...errors } } },
       '/me': { get: { summary: 'Who the token is', responses: { '200': { description: '{name, kind, roles}' } } } },
       '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } } },
     },

@@ -8,6 +8,7 @@ import { SpRefusedError, type TrustAdmin } from '../../trust/admin';
 import type { AdminTokens } from '../tokens';
 import { allow, authenticate, type JwtVerifier } from './auth';
 import { openApiDocument } from './openapi';
+import { citizenRouter, type CitizenApiDeps } from './citizens';
 import { problem } from './problem';
 import type { IntakeDeps } from '../../broker/intake';
 import type { Broker } from '../../broker/broker';
@@ -19,6 +20,8 @@ export interface AdminApiDeps {
   jwt?: JwtVerifier;
   /** What the onboarding self-check runs on: the SSO endpoint's own intake dependencies. */
   intake: IntakeDeps & { broker: Pick<Broker, 'optionsFor'> };
+  /** The registrar's citizen services; without them /citizens answers 404. */
+  citizens?: CitizenApiDeps;
   /** Largest metadata body accepted (bytes). */
   maxMetadataBytes: number;
   log: Logger;
@@ -28,7 +31,9 @@ const XML_TYPES = ['application/samlmetadata+xml', 'application/xml', 'text/xml'
 
 /** HTTP status of a service error, by its code. */
 function statusOf(err: PasarelaError): number {
-  if (err.code === 'ERR_NOT_FOUND') return 404;
+  if (err.code === 'ERR_NOT_FOUND' || err.code === 'ERR_CITIZEN_NOT_FOUND') return 404;
+  if (err.code === 'ERR_CITIZEN_EXISTS' || err.code === 'ERR_CITIZEN_INACTIVE') return 409;
+  if (err.code === 'ERR_NOTIFY_FAILED') return 502;
   if (err.code === 'ERR_SP_NO_SOURCE') return 409;
   if (err.code === 'ERR_METADATA_FETCH') return 502;
   if (err.code === 'ERR_USAGE' || err.code === 'ERR_ADMIN_REQUEST') return 400;
@@ -103,11 +108,7 @@ export function createAdminApi(d: AdminApiDeps): Router {
     if (extra.length) throw bad(`unknown field(s) ${extra.join(', ')}: only "policy" and "status" can be changed`);
     if (body.status !== undefined && body.status !== 'active' && body.status !== 'suspended') throw bad('"status" is "active" or "suspended"');
     if (body.policy === undefined && body.status === undefined) throw bad('nothing to change: send "policy" and/or "status"');
-    const actor = req.principal!.actor;
-    if (body.policy !== undefined) await d.trustAdmin.updatePolicy(id, body.policy, actor);
-    if (body.status === 'suspended') await d.trustAdmin.suspend(id, actor);
-    if (body.status === 'active') await d.trustAdmin.resume(id, actor);
-    res.json(await d.trustAdmin.show(id));
+    res.json(await d.trustAdmin.patch(id, { ...(body.policy !== undefined ? { policy: body.policy } : {}), ...(body.status !== undefined ? { status: body.status as 'active' | 'suspended' } : {}) }, req.principal!.actor));
   }));
 
   r.delete('/sps/:entityId', allow('operator'), wrap(async (req, res) => {
@@ -152,6 +153,10 @@ export function createAdminApi(d: AdminApiDeps): Router {
     res.status(201).json(result);
   }));
 
+  r.delete('/aggregates/:sourceId', allow('operator'), wrap(async (req, res) => {
+    res.json(await d.trustAdmin.removeAggregate(String(req.params.sourceId), req.principal!.actor));
+  }));
+
   r.post('/aggregates/:sourceId/refresh', allow('operator'), wrap(async (req, res) => {
     res.json(await d.trustAdmin.refreshAggregate(String(req.params.sourceId), req.principal!.actor));
   }));
@@ -172,10 +177,13 @@ export function createAdminApi(d: AdminApiDeps): Router {
     res.json({ items: await d.audit.list(filter) });
   }));
 
-  // ---- citizen services (registrar): built by the lifecycle work; nothing here yet ----
-  r.use('/citizens', allow('registrar'), (_req, res) => {
-    problem(res, 404, 'Not Found', 'citizen registration services are not available on this broker yet', 'ERR_NOT_FOUND');
-  });
+  // ---- citizen services (registrar) ----
+  if (d.citizens) r.use('/citizens', allow('registrar'), citizenRouter(d.citizens));
+  else {
+    r.use('/citizens', allow('registrar'), (_req, res) => {
+      problem(res, 404, 'Not Found', 'citizen registration services are not available on this broker', 'ERR_NOT_FOUND');
+    });
+  }
 
   r.use((_req, res) => problem(res, 404, 'Not Found', 'no such admin API resource; see /admin/api/openapi.json', 'ERR_NOT_FOUND'));
 

@@ -17,7 +17,7 @@ export const SP_USAGE = `  npm run cli -- sp import <metadata.xml> [--policy <po
   npm run cli -- sp refresh [<entityID>]        (none: every metadata URL and aggregate)
   npm run cli -- sp check <entityID> --request <file> [--binding redirect|post]
   npm run cli -- sp aggregate add --url <url> --cert <signer.pem> [--policy <policy.json>]
-  npm run cli -- sp aggregate refresh <sourceId>
+  npm run cli -- sp aggregate refresh|remove <sourceId>
   npm run cli -- sp sources`;
 
 function usage(detail: string): never {
@@ -121,7 +121,12 @@ export async function spCommand(action: string | undefined, args: string[]): Pro
             console.log(`aggregate ${r.sourceId}: ${r.entities} entities, ${r.added} added, ${r.updated} updated, ${r.removed} removed, ${r.refused.length} refused`);
             return 0;
           }
-          return usage('sp aggregate add|refresh');
+          if (sub === 'remove' && positionals[1]) {
+            const r = await trustAdmin.removeAggregate(positionals[1], actor);
+            console.log(`aggregate ${positionals[1]} removed with its ${r.removed} SP(s)`);
+            return 0;
+          }
+          return usage('sp aggregate add|refresh|remove');
         }
         default:
           return usage(`unknown sp command "${action ?? ''}"`);
