@@ -115,7 +115,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     config.operator.host,
   );
   await bootstrapServices(prepared);
-  await prepared.close();
+  // The primary's services stay open: the admin API and the refresh schedule use them (closed at shutdown).
   await reloadWorkersTrust(log);
   const certificateHost = config.methods.enabled.includes('certificate')
     ? { url: `https://${config.certificate.host}:${config.certificate.port}` }
