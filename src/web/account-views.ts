@@ -5,10 +5,12 @@ import { csrfField, layout, type PageContext } from './views';
 
 /** One input of an account step; names come from the form contract (DESIGN.md). */
 export interface AccountField {
-  name: 'dni' | 'activation_code' | 'current_password' | 'validity_date' | 'otp' | 'password' | 'password_confirm';
+  name: 'dni' | 'activation_code' | 'current_password' | 'validity_date' | 'otp' | 'password' | 'password_confirm' | 'mobile' | 'email' | 'birth_date';
   label: MessageKey;
   value?: string;
   hint?: MessageKey;
+  /** Not `required` (e-mail at registration). */
+  optional?: boolean;
 }
 
 const INPUT: Record<AccountField['name'], string> = {
@@ -19,6 +21,9 @@ const INPUT: Record<AccountField['name'], string> = {
   otp: 'inputmode="numeric" autocomplete="one-time-code" spellcheck="false" maxlength="10"',
   password: 'type="password" autocomplete="new-password"',
   password_confirm: 'type="password" autocomplete="new-password"',
+  mobile: 'type="tel" autocomplete="tel" spellcheck="false"',
+  email: 'type="email" autocomplete="email" spellcheck="false"',
+  birth_date: 'type="date" autocomplete="bday" placeholder="AAAA-MM-DD" pattern="\\d{4}-\\d{2}-\\d{2}"',
 };
 
 export interface AccountStepModel {
@@ -53,7 +58,7 @@ export function accountStepPage(ctx: PageContext, m: AccountStepModel): string {
     const described = [f.hint ? `${f.name}-hint` : '', f.name.startsWith('password') && m.policyDays ? 'policy-rules' : '', m.error ? 'form-error' : ''].filter(Boolean).join(' ');
     const value = f.value !== undefined && !f.name.includes('password') ? html` value="${f.value}"` : '';
     return html`<p><label for="${f.name}">${t(f.label)}</label>
-<input id="${f.name}" name="${f.name}" required ${raw(INPUT[f.name])}${value}${described ? raw(` aria-describedby="${described}"`) : ''}>
+<input id="${f.name}" name="${f.name}"${f.optional ? '' : raw(' required')} ${raw(INPUT[f.name])}${value}${described ? raw(` aria-describedby="${described}"`) : ''}>
 ${f.hint ? html`<span class="hint" id="${f.name}-hint">${t(f.hint)}</span>` : ''}</p>`;
   });
   return layout(
