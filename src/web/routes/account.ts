@@ -200,7 +200,7 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
       return advance(req, res, service, citizen);
     }
     // password, deregister: the current password, counted and locked exactly as at login.
-    const outcome = await kit.citizens.verifyPassword(dni.value, field(req, 'current_password'), audit(req));
+    const outcome = await kit.citizens.verifyPassword(dni.value, field(req, 'current_password'), { ...audit(req), login: { method: `account.${service}` } });
     if (!outcome.ok) return failed('password', 401, outcome.reason === 'locked' ? 'account.locked' : 'account.bad_credentials');
     await tools.limits.succeed(dni.value);
     return advance(req, res, service, outcome.citizen);
