@@ -7,7 +7,11 @@ import { AuditLog } from './audit/log';
 import type { Services } from './services';
 import { createCsrf, pageSetup } from './web/context';
 import { createKit } from './web/kit';
-import { renderError } from './web/render';
+import { renderError, renderErrorLink, renderPostAgain, Signer, type PageHelpers } from './web/render';
+import { createHmac } from 'node:crypto';
+import { answerUnavailable } from './web/unavailable';
+import { unavailableBackend } from './faults';
+import { requestContext } from './log';
 import { infoRouter } from './web/info';
 import { loginRouter } from './web/routes/login';
 import { accountRouter } from './web/routes/account';
@@ -58,6 +62,8 @@ export function createApp(s: Services): Express {
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
     }),
   );
+  // Lines logged while serving the request carry its id (log.ts requestContext), whichever logger writes them.
+  app.use((req, _res, next) => requestContext.run({ id: String(req.id) }, next));
   app.use((req, res, next) => {
     const end = s.metrics.httpRequests.startTimer({ method: req.method });
     res.on('finish', () => end({ route: routeLabel(req.route as { path?: string } | undefined, req.originalUrl.split('?')[0]!), status: String(res.statusCode) }));
@@ -76,6 +82,19 @@ export function createApp(s: Services): Express {
   app.use(cookieParser());
   const web = { secureCookies: config.secureCookies, csrfSecret: s.secrets.csrf };
   app.use(pageSetup(web));
+  const csrf = createCsrf(web);
+  // Error pages sign their own address (language switch after a POST) and may carry the
+  // "return to the service" form: both need per-app helpers.
+  const pages: PageHelpers = {
+    signer: new Signer(createHmac('sha256', s.secrets.csrf).update('pasarela page links').digest()),
+    csrfToken: (req, res) => csrf.generateCsrfToken(req, res),
+  };
+  app.use((_req, res, next) => {
+    res.locals.pages = pages;
+    next();
+  });
+  app.get('/error/:token', renderErrorLink);
+  app.post('/post/lang', express.urlencoded({ extended: false, limit: '512kb', parameterLimit: 8 }), renderPostAgain);
 
   app.get('/static/pasarela.css', (_req, res) => {
     res.setHeader('Cache-Control', 'public, max-age=86400');
@@ -105,10 +124,10 @@ export function createApp(s: Services): Express {
       sessionCookieName: config.session.cookieName,
       secureCookies: config.secureCookies,
       now: s.now,
+      metrics: s.metrics,
     }),
   );
 
-  const csrf = createCsrf(web);
   const loginAudit = new AuditLog(s.ds);
   const kit = createKit({
     broker: s.broker,
@@ -162,12 +181,15 @@ export function createApp(s: Services): Express {
     const e = err as { code?: string; type?: string; status?: number; message?: string };
     if (e.code === 'EBADCSRFTOKEN' || e === csrf.invalidCsrfTokenError) {
       req.log.info({ event: 'csrf.rejected' }, 'CSRF token rejected');
-      return renderError(req, res, 403, 'error.csrf');
+      const txn = /^\/login\/([A-Za-z0-9_-]{16,64})/.exec(req.originalUrl)?.[1];
+      return renderError(req, res, 403, 'error.csrf', undefined, txn ? { next: [{ kind: 'chooser', txnId: txn }] } : {});
     }
-    if (e.type === 'entity.too.large') return renderError(req, res, 413, 'error.request', { message: 'the message body is too large' });
+    if (e.type === 'entity.too.large') return renderError(req, res, 413, 'error.request', undefined, { detail: 'The message body is too large.' });
     if (e.type === 'entity.parse.failed' || e.type === 'parameters.too.many') {
-      return renderError(req, res, 400, 'error.request', { message: 'the form body could not be read' });
+      return renderError(req, res, 400, 'error.request', undefined, { detail: 'The form body could not be read.' });
     }
+    // Redis or PostgreSQL unreachable: 503 (and the SP's signed Responder error when its ACS is known).
+    if (unavailableBackend(err)) return answerUnavailable(s, req, res, err);
     if (e.code === 'ERR_STORE_FULL') {
       req.log.error({ event: 'store.full', err: e.message }, 'in-memory store full: write refused');
       if (res.headersSent) return;

@@ -6,6 +6,8 @@ import type { Config } from './config';
 import { ConfigError } from './errors';
 import type { Logger } from './log';
 import { createOperatorAppFrom, type Readiness } from './operator/app';
+import { adminApiFor, trustAdminFor } from './admin/api';
+import { scheduleRefresh } from './trust/schedule';
 import { banner, listen } from './startup';
 import { buildServices } from './services';
 
@@ -33,7 +35,8 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   }
   const prepared = await buildServices(config, log, { bootstrap: true });
   const facts = { demo: prepared.demo, devPki: prepared.devPki, certificate: prepared.certificate };
-  await prepared.close();
+  // Kept open for the admin API (trust list, self-check) and the metadata refresh schedule on the operator listener.
+  const stopRefresh = scheduleRefresh(trustAdminFor(prepared), config.admin.refreshIntervalMinutes, log);
 
   const pending = new Map<string, (r: Readiness) => void>();
   const started = new Map<number, number>();
@@ -99,6 +102,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
           const workers = await aggregator.clusterMetrics();
           return { contentType: aggregator.contentType, text: `${workers}\n${await own.metrics()}` };
         },
+        admin: adminApiFor(prepared),
       }),
     ),
     config.operator.port,
@@ -114,6 +118,8 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down the cluster: workers finish the requests in flight');
     operator.close();
+    stopRefresh();
+    void prepared.close().catch(() => undefined);
     for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
     const check = setInterval(() => {
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);

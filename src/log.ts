@@ -1,4 +1,12 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import pino, { type Logger } from 'pino';
+
+/**
+ * The request being served (app.ts sets it after pino-http gave the request its id): every line
+ * logged while serving it, through any logger (the broker's, an authenticator's), carries
+ * `reqId`, the id the citizen sees on an error page and in X-Request-Id.
+ */
+export const requestContext = new AsyncLocalStorage<{ id: string }>();
 
 /**
  * JSON logs. Secrets and identifiers that must never reach a log are redacted by path as a
@@ -8,6 +16,10 @@ export function createLogger(level: string): Logger {
   return pino({
     level,
     base: { service: 'pasarela' },
+    mixin: () => {
+      const ctx = requestContext.getStore();
+      return ctx ? { reqId: ctx.id } : {};
+    },
     redact: {
       paths: [
         'password',

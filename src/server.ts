@@ -11,8 +11,10 @@ import { loadConfig, type Config } from './config';
 import { ConfigError } from './errors';
 import { createLogger, type Logger } from './log';
 import { createOperatorApp, readiness } from './operator/app';
+import { trustAdminFor } from './admin/api';
+import { scheduleRefresh } from './trust/schedule';
 import { setRsaSigning } from './saml/algorithms';
-import { buildServices, type Services } from './services';
+import { bootstrapServices, buildServices, type Services } from './services';
 
 /**
  * Start the broker (loaded by main.ts): config -> stores -> app -> listen. One process by
@@ -31,10 +33,13 @@ async function main(): Promise<void> {
   // Cluster workers sign on their event loop; RSA_SIGNING=inline|pool overrides (profiling, odd hosts).
   const rsaSigning = process.env.RSA_SIGNING;
   setRsaSigning(rsaSigning === 'inline' || rsaSigning === 'pool' ? rsaSigning : worker ? 'inline' : 'pool');
-  const services = await buildServices(config, log, { bootstrap: !worker });
+  // The once-per-deployment writes (demo SP, metadata directory, demo citizen) wait until every
+  // listener is bound: a start that fails writes nothing. Workers never do them (the primary did).
+  const services = await buildServices(config, log, { bootstrap: false });
   const server = await listen(createServer(createApp(services)), config.port, config.host);
   server.keepAliveTimeout = 65_000;
   let operator: Server | undefined;
+  let stopRefresh = (): void => undefined;
   if (worker) {
     // The primary serves /metrics and /readyz for the whole cluster: answer its questions.
     AggregatorRegistry.setRegistries([services.metrics.registry]);
@@ -44,20 +49,32 @@ async function main(): Promise<void> {
     });
   } else {
     operator = await listen(createServer(createOperatorApp(services)), config.operator.port, config.operator.host);
+    stopRefresh = scheduleRefresh(trustAdminFor(services), config.admin.refreshIntervalMinutes, log);
   }
   const certificateHost = await startCertificate(config, services, log);
+  if (!worker) await bootstrapServices(services);
   if (worker) process.send?.({ type: 'pasarela:listening' });
   else console.log(banner(config, services, operator!, certificateHost));
 
+  let draining = false;
+  // While draining, every answer closes its connection (keep-alive clients reconnect elsewhere).
+  server.on('request', (_req, res: import('node:http').ServerResponse) => {
+    if (draining) res.setHeader('Connection', 'close');
+  });
   const shutdown = (signal: string) => {
+    if (draining) return;
+    draining = true;
     log.info({ signal }, 'shutting down: finishing the requests in flight');
     operator?.close();
+    stopRefresh();
     server.close(() => {
       void (certificateHost?.close() ?? Promise.resolve())
         .then(() => services.close())
         .finally(() => process.exit(0));
     });
+    // Connections whose request is answered become idle: close them as they do, so close() can complete.
     server.closeIdleConnections();
+    setInterval(() => server.closeIdleConnections(), 100).unref();
     setTimeout(() => process.exit(1), 10_000).unref();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -21,6 +21,8 @@ import type { MethodId } from './saml/types';
 import { createStore } from './store';
 import type { KeyValueStore } from './store/types';
 import { DbTrustRegistry, importMetadataDir } from './trust/registry';
+import { ServiceProviderEntity } from './db/entities';
+import { TrustSync } from './trust/sync';
 import type { TrustRegistry } from './trust/types';
 
 export interface Services {
@@ -44,6 +46,8 @@ export interface Services {
   demo?: DemoSp;
   metrics: Metrics;
   now: () => Date;
+  /** Polls the trust-list version and reloads the cache when another node (or the CLI) changed it. */
+  trustSync: TrustSync;
   close(): Promise<void>;
 }
 
@@ -94,7 +98,6 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
   const trust = new DbTrustRegistry(ds, config.trust.defaultPolicy, log);
   await trust.reload();
   const bootstrap = options.bootstrap ?? true;
-  if (bootstrap) await importMetadataDir(trust, path.resolve(config.root, config.trust.metadataDir), log);
 
   let demo: DemoSp | undefined;
   if (config.demo.enabled) {
@@ -105,15 +108,12 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
       keysDir: path.resolve(config.root, config.keys.dir),
       log,
     });
-    if (bootstrap) await trust.upsert(demo.metadataXml, {}, 'demo');
   }
+
+  const trustSync = new TrustSync(ds, trust, config.admin.trustPollMs, log);
+  await trustSync.start();
 
   const citizens = new CitizenRepository(ds);
-  if (bootstrap && config.demo.seedCitizen && !(await citizens.findByDni(DEMO_CITIZEN.dni))) {
-    await citizens.create(DEMO_CITIZEN);
-    log.warn({ event: 'demo.citizen.seeded' }, 'seeded the demo citizen (development only)');
-  }
-
   const lifecycle = new CitizenLifecycle({ ds, config: config.citizens, notifier, activateUrl: `${config.baseUrl}/account/activate`, now });
   const codeDeps: CodeMethodDeps = { notifier, otp: config.otp, notifyRate: config.notify.rate, lifecycle };
   // Certificate method: configured anchors, plus the development PKI's (never in production).
@@ -125,6 +125,7 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
     if (devPki) certificate = { ...certificate, anchors: [...certificate.anchors, ...devPki.anchors] };
   }
   const authenticators = allAuthenticators(codeDeps, certificate).filter((a) => config.methods.enabled.includes(a.id));
+  const metrics = createMetrics(now);
   const broker = new Broker({
     options: {
       entityId: config.entityId,
@@ -133,6 +134,7 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
       assertionLifetimeSeconds: config.saml.assertionLifetimeSeconds,
       transactionTtlSeconds: config.saml.transactionTtlSeconds,
       pendingTransactionTtlSeconds: config.saml.pendingTransactionTtlSeconds,
+      expiredTransactionGraceSeconds: config.saml.expiredTransactionGraceSeconds,
       transactionLimits: config.saml.transactionLimits,
       sessionTtlSeconds: config.session.ttlSeconds,
     },
@@ -142,9 +144,10 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
     store,
     log,
     now,
+    onOutcome: metrics.recordLogin,
   });
 
-  return {
+  const services: Services = {
     config,
     log,
     store,
@@ -160,11 +163,50 @@ export async function buildServices(config: Config, log: Logger, options: BuildO
     certificate,
     devPki,
     demo,
-    metrics: createMetrics(),
+    metrics,
     now,
+    trustSync,
     async close() {
+      await trustSync.stop();
       await store.close();
       if (ds.isInitialized) await ds.destroy();
     },
   };
+  // Last, once every service is built: a start that fails above writes nothing.
+  if (bootstrap) await bootstrapServices(services);
+  else await publishMetadataAges(services);
+  return services;
+}
+
+/**
+ * pasarela_sp_metadata_age_seconds from the trust list's rows (the time each SP's metadata was
+ * last imported or refreshed). The trust code calls metrics.setMetadataRefreshed on each refresh.
+ */
+export async function publishMetadataAges(s: Pick<Services, 'ds' | 'metrics'>): Promise<void> {
+  const rows = await s.ds.getRepository(ServiceProviderEntity).find({ select: { entityId: true, updatedAt: true } });
+  for (const row of rows) s.metrics.setMetadataRefreshed(row.entityId, new Date(row.updatedAt));
+}
+
+/**
+ * The once-per-deployment writes: the metadata directory import, the demo SP (and the removal
+ * of demo SPs of earlier base URLs), the demo citizen. server.ts runs it after the listeners
+ * are bound, so a start that fails (a port in use, a bad key, a refused setting) leaves no row.
+ */
+export async function bootstrapServices(s: Pick<Services, 'config' | 'trust' | 'ds' | 'demo' | 'citizens' | 'log'> & { metrics?: Metrics }): Promise<void> {
+  const { config, log } = s;
+  await importMetadataDir(s.trust, path.resolve(config.root, config.trust.metadataDir), log);
+  // The demo SP's entityID derives from BASE_URL: entries of earlier base URLs go (with the demo off, all of them).
+  const demoRows = await s.ds.getRepository(ServiceProviderEntity).find({ where: { source: 'demo' }, select: { entityId: true } });
+  for (const row of demoRows) {
+    if (row.entityId === s.demo?.entityId) continue;
+    await s.trust.remove(row.entityId);
+    s.metrics?.forgetSpMetadata(row.entityId);
+    log.info({ event: 'demo.sp.removed', entityId: row.entityId }, 'removed the demo SP of an earlier base URL');
+  }
+  if (s.demo) await s.trust.upsert(s.demo.metadataXml, {}, 'demo');
+  if (config.demo.seedCitizen && !(await s.citizens.findByDni(DEMO_CITIZEN.dni))) {
+    await s.citizens.create(DEMO_CITIZEN);
+    log.warn({ event: 'demo.citizen.seeded' }, 'seeded the demo citizen (development only)');
+  }
+  if (s.metrics) await publishMetadataAges({ ds: s.ds, metrics: s.metrics });
 }

@@ -34,6 +34,7 @@ export function banner(
     '',
     `  Pasarela is listening on ${config.baseUrl}  (entityID ${config.entityId})${workers > 1 ? `, ${workers} worker processes` : ''}`,
     `  Metadata:  ${config.baseUrl}/metadata`,
+    `  Admin API: ${operatorUrl}/admin/api  (OpenAPI: ${operatorUrl}/admin/api/openapi.json)`,
     `  Metrics:   ${operatorUrl}/metrics`,
     `  Ready:     ${operatorUrl}/readyz  (alive: ${operatorUrl}/healthz)`,
   ];

@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CitizenRepository } from '../citizens/repository';
@@ -7,9 +6,8 @@ import { maskDni } from '../citizens/nif';
 import { loadConfig } from '../config';
 import { createDataSource } from '../db/data-source';
 import { PasarelaError } from '../errors';
-import { createLogger } from '../log';
-import { DbTrustRegistry } from '../trust/registry';
-import type { SpPolicy } from '../trust/types';
+import { ADMIN_USAGE, adminCommand } from './commands/admin';
+import { SP_USAGE, spCommand } from './commands/sp';
 import { CITIZEN_USAGE, isCitizenCommand, runCitizenCommand } from './commands/citizen';
 
 const USAGE = `usage:
@@ -18,16 +16,18 @@ const USAGE = `usage:
                             [--validity 2031-01-01] [--email x@example.org] [--password '...']
       (without --password the citizen is registered pending activation)
   npm run cli -- citizen show --dni 12345678Z
-  npm run cli -- sp import <metadata.xml> [--policy <policy.json>]
-  npm run cli -- sp list
-  npm run cli -- sp remove <entityID>
-${CITIZEN_USAGE}`;
+${CITIZEN_USAGE}
+${SP_USAGE}
+${ADMIN_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [area, action, ...rest] = argv;
+  // Trust list and admin tokens (src/admin/commands).
+  if (area === 'sp') return spCommand(action, rest);
+  if (area === 'admin') return adminCommand(action, rest);
   // Citizen lifecycle commands (issue 7) parse their own options.
   if (isCitizenCommand(area, action)) return runCitizenCommand(loadConfig(), argv);
-  const { values, positionals } = parseArgs({
+  const { values } = parseArgs({
     args: rest,
     allowPositionals: true,
     options: {
@@ -41,11 +41,9 @@ async function main(argv: string[]): Promise<number> {
       level: { type: 'string' },
       validity: { type: 'string' },
       password: { type: 'string' },
-      policy: { type: 'string' },
     },
   });
   const config = loadConfig();
-  const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
   const ds = await createDataSource({ url: config.database.url, sqlitePath: path.resolve(config.root, config.database.sqlitePath) });
   try {
     if (area === 'citizen' && action === 'add') {
@@ -80,25 +78,6 @@ async function main(argv: string[]): Promise<number> {
       const { id, registrationLevel, status, failedPasswordAttempts, createdAt } = c;
       console.log(JSON.stringify({ id, dni: maskDni(c.dni), registrationLevel, status, failedPasswordAttempts, createdAt }, null, 2));
       return 0;
-    }
-    if (area === 'sp') {
-      const registry = new DbTrustRegistry(ds, config.trust.defaultPolicy, log);
-      if (action === 'import' && positionals[0]) {
-        const policy = values.policy ? (JSON.parse(readFileSync(values.policy, 'utf8')) as Partial<SpPolicy>) : {};
-        const sp = await registry.upsert(readFileSync(positionals[0], 'utf8'), policy, `cli:${path.basename(positionals[0])}`);
-        console.log(`imported ${sp.entityId} (${sp.acs.length} ACS, ${sp.signingKeys.length} signing key(s))`);
-        return 0;
-      }
-      if (action === 'list') {
-        await registry.reload();
-        for (const sp of registry.list()) console.log(`${sp.entityId}\t${sp.acs.map((a) => a.location).join(' ')}`);
-        return 0;
-      }
-      if (action === 'remove' && positionals[0]) {
-        await registry.remove(positionals[0]);
-        console.log(`removed ${positionals[0]}`);
-        return 0;
-      }
     }
     console.error(USAGE);
     return 2;

@@ -7,6 +7,8 @@ import { SIG_ALG, STATUS } from '../saml/constants';
 import { buildErrorResponse, buildResponse } from '../saml/response';
 import type { AcsEndpoint, AuthnRequest, MethodId, SigningOptions } from '../saml/types';
 import type { KeyValueStore } from '../store/types';
+import type { LoginOutcome } from '../metrics';
+import { uriLevel } from '../saml/loa';
 import type { ServiceProvider, TrustRegistry } from '../trust/types';
 import { pairwiseId, releaseAttributes, transientId } from './attributes';
 import { methodOptions, satisfies, type LoaPolicy, type MethodOption } from './policy';
@@ -39,6 +41,8 @@ export interface BrokerOptions {
   transactionTtlSeconds: number;
   /** Life of a transaction until the citizen picks a method. */
   pendingTransactionTtlSeconds?: number;
+  /** How long an expired login is kept so its page can still send the citizen back to the SP with AuthnFailed. */
+  expiredTransactionGraceSeconds?: number;
   /** New transactions per client address and per SP (counted in the store, so across nodes). */
   transactionLimits?: { perAddress: RateLimit; perSp: RateLimit };
   sessionTtlSeconds: number;
@@ -52,6 +56,8 @@ export interface BrokerDeps {
   store: KeyValueStore;
   log: Logger;
   now?: () => Date;
+  /** Told of every answer to an SP (metrics.ts pasarela_logins_total). */
+  onOutcome?: (o: LoginOutcome) => void;
 }
 
 interface ErrorSpec {
@@ -75,6 +81,7 @@ export class Broker {
       deps.store,
       deps.options.transactionTtlSeconds * 1000,
       (deps.options.pendingTransactionTtlSeconds ?? deps.options.transactionTtlSeconds) * 1000,
+      (deps.options.expiredTransactionGraceSeconds ?? 0) * 1000,
     );
     this.sessions = new SessionStore(deps.store, deps.options.sessionTtlSeconds * 1000);
   }
@@ -96,6 +103,7 @@ export class Broker {
     const session = await this.sessions.get(sessionId, this.now());
     if (session && !request.forceAuthn && this.sessionSatisfies(session, request, sp)) {
       const post = await this.respondSuccess(request, sp, session);
+      this.deps.onOutcome?.({ method: session.method, loa: session.achievedLoa, sp: sp.entityId, outcome: 'sso' });
       return { kind: 'respond', post, outcome: 'sso', code: 'sso_reused' };
     }
     if (request.isPassive) {
@@ -108,7 +116,10 @@ export class Broker {
       });
     }
     const refused = await this.overTransactionLimits(sp.entityId, clientAddress);
-    if (refused) return refused;
+    if (refused) {
+      this.deps.onOutcome?.({ method: 'none', loa: requestedLevel(request), sp: sp.entityId, outcome: 'refused' });
+      return refused;
+    }
     const txn = await this.transactions.create(request, this.now());
     return { kind: 'interact', txn };
   }
@@ -153,7 +164,20 @@ export class Broker {
 
   /** Look a transaction up together with its SP (which may have been removed from the trust list since). */
   async load(txnId: string): Promise<{ txn: LoginTransaction; sp: ServiceProvider } | null> {
-    const txn = await this.transactions.get(txnId);
+    const txn = await this.transactions.get(txnId, this.now());
+    if (!txn) return null;
+    const sp = this.deps.trust.get(txn.spEntityId);
+    return sp ? { txn, sp } : null;
+  }
+
+  /** The trusted SP of this entityID, if it still is. */
+  trustedSp(entityId: string): ServiceProvider | undefined {
+    return this.deps.trust.get(entityId);
+  }
+
+  /** A login that expired within its grace period and whose SP is still trusted: it can still be answered with AuthnFailed. */
+  async loadExpired(txnId: string): Promise<{ txn: LoginTransaction; sp: ServiceProvider } | null> {
+    const txn = await this.transactions.getExpired(txnId, this.now());
     if (!txn) return null;
     const sp = this.deps.trust.get(txn.spEntityId);
     return sp ? { txn, sp } : null;
@@ -169,7 +193,7 @@ export class Broker {
     result: AuthnResult,
     previousSessionId: string | undefined,
   ): Promise<{ post: PostBack; session?: SsoSession; spEntityId?: string } | null> {
-    const txn = await this.transactions.take(txnId);
+    const txn = await this.transactions.take(txnId, this.now());
     if (!txn) return null;
     const sp = this.deps.trust.get(txn.spEntityId);
     if (!sp) return null;
@@ -179,11 +203,12 @@ export class Broker {
         status: STATUS.responder,
         subStatus: STATUS.noAuthnContext,
         message: `The authentication reached LoA ${result.achievedLoa}, which does not satisfy ${describeLoa(request)}`,
-      });
+      }, result.method);
       return { post: d.post };
     }
     const session = await this.sessions.create(result, this.now(), previousSessionId);
     const post = await this.respondSuccess(request, sp, session);
+    this.deps.onOutcome?.({ method: result.method, loa: result.achievedLoa, sp: sp.entityId, outcome: 'success' });
     this.deps.log.info(
       { event: 'login.success', sp: sp.entityId, method: result.method, variant: result.variant, loa: result.achievedLoa, txn: txn.id },
       'login completed',
@@ -193,11 +218,12 @@ export class Broker {
 
   /** The citizen gave up, or a method failed for good: the SP gets an error Response. */
   async fail(txnId: string, spec: ErrorSpec): Promise<PostBack | null> {
-    const txn = await this.transactions.take(txnId);
+    // An expired login can still be answered with an error: that is the citizen's way back to the SP.
+    const txn = await this.transactions.take(txnId, this.now(), { expired: 'allow' });
     if (!txn) return null;
     const sp = this.deps.trust.get(txn.spEntityId);
     if (!sp) return null;
-    return (await this.respondError(revive(txn), sp, spec)).post;
+    return (await this.respondError(revive(txn), sp, spec, txn.method ?? 'none')).post;
   }
 
   private signingFor(sp: ServiceProvider, forAssertion: boolean): SigningOptions {
@@ -270,12 +296,13 @@ export class Broker {
     return postBack(request.acs, xml, request.relayState);
   }
 
-  private async respondError(request: AuthnRequest, sp: ServiceProvider, spec: ErrorSpec): Promise<Extract<StartDecision, { kind: 'respond' }>> {
+  private async respondError(request: AuthnRequest, sp: ServiceProvider, spec: ErrorSpec, method = 'none'): Promise<Extract<StartDecision, { kind: 'respond' }>> {
     const post = await this.errorPost(
       { spEntityId: sp.entityId, acs: request.acs, inResponseTo: request.id, relayState: request.relayState },
       spec,
     );
     this.deps.log.info({ event: 'login.error', sp: sp.entityId, status: spec.subStatus ?? spec.status, reason: spec.message }, 'error response');
+    this.deps.onOutcome?.({ method, loa: requestedLevel(request), sp: sp.entityId, outcome: statusName(spec.subStatus ?? spec.status) });
     return { kind: 'respond', post, outcome: 'error', code: spec.subStatus ?? spec.status };
   }
 
@@ -332,4 +359,18 @@ function describeLoa(request: Pick<AuthnRequest, 'requestedLoa'>): string {
 
 function describeUnavailable(options: MethodOption[]): string {
   return options.map((o) => `${o.method}: ${o.reason ?? 'available'}`).join('; ');
+}
+
+/** The first level the request names (metrics label), or "unspecified". */
+function requestedLevel(request: AuthnRequest): string {
+  for (const uri of request.requestedLoa.classRefs) {
+    const level = uriLevel(uri);
+    if (level) return level;
+  }
+  return 'unspecified';
+}
+
+/** urn:oasis:names:tc:SAML:2.0:status:NoPassive -> NoPassive (a bounded metrics label). */
+function statusName(uri: string): string {
+  return uri.slice(uri.lastIndexOf(':') + 1) || 'error';
 }

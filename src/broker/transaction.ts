@@ -26,11 +26,15 @@ export class TransactionStore {
    * @param pendingTtlMs life until the citizen picks a method (never longer than `ttlMs`):
    *   requests that nobody follows up (floods through an SP that allows unsigned requests)
    *   leave the store quickly.
+   * @param graceMs how long an expired login is kept (never usable again) so that its page can
+   *   still offer "return to the service": an AuthnFailed response to the SP's ACS, instead of a
+   *   dead end.
    */
   constructor(
     private readonly store: KeyValueStore,
     private readonly ttlMs: number,
     private readonly pendingTtlMs: number = ttlMs,
+    private readonly graceMs: number = 0,
   ) {}
 
   /** Milliseconds left for `txn` at `now`: the short pending life until a method is picked, then the full one. */
@@ -50,11 +54,25 @@ export class TransactionStore {
       spEntityId: request.issuer,
       request: { ...request, issueInstant: request.issueInstant.toISOString() },
     };
-    await this.store.set(this.key(txn.id), JSON.stringify(txn), this.remaining(txn, now));
+    await this.store.set(this.key(txn.id), JSON.stringify(txn), this.remaining(txn, now) + this.graceMs);
     return txn;
   }
 
-  async get(id: string): Promise<LoginTransaction | null> {
+  /** A login that is still alive at `now` (default: the wall clock). */
+  async get(id: string, now: Date = new Date()): Promise<LoginTransaction | null> {
+    const txn = await this.read(id);
+    return txn && this.remaining(txn, now) > 0 ? txn : null;
+  }
+
+  /** A login that has expired but is still within its grace period: it can only be answered with an error. */
+  async getExpired(id: string, now: Date = new Date()): Promise<LoginTransaction | null> {
+    const txn = await this.read(id);
+    if (!txn) return null;
+    const left = this.remaining(txn, now);
+    return left <= 0 && left + this.graceMs > 0 ? txn : null;
+  }
+
+  private async read(id: string): Promise<LoginTransaction | null> {
     if (!/^[A-Za-z0-9_-]{16,64}$/.test(id)) return null;
     const raw = await this.store.get(this.key(id));
     return raw ? (JSON.parse(raw) as LoginTransaction) : null;
@@ -64,13 +82,25 @@ export class TransactionStore {
   async save(txn: LoginTransaction, now: Date): Promise<void> {
     const remaining = this.remaining(txn, now);
     if (remaining <= 0) return;
-    await this.store.set(this.key(txn.id), JSON.stringify(txn), remaining);
+    await this.store.set(this.key(txn.id), JSON.stringify(txn), remaining + this.graceMs);
   }
 
-  /** Consume the transaction exactly once: of two concurrent completions only one gets it. */
-  async take(id: string): Promise<LoginTransaction | null> {
+  /**
+   * Consume the transaction exactly once: of two concurrent completions only one gets it. An
+   * expired login is refused (and put back for its grace period) unless `expired: 'allow'`,
+   * which only the error answers use.
+   */
+  async take(id: string, now: Date = new Date(), opts: { expired?: 'allow' } = {}): Promise<LoginTransaction | null> {
     if (!/^[A-Za-z0-9_-]{16,64}$/.test(id)) return null;
     const raw = await this.store.take(this.key(id));
-    return raw ? (JSON.parse(raw) as LoginTransaction) : null;
+    if (!raw) return null;
+    const txn = JSON.parse(raw) as LoginTransaction;
+    const left = this.remaining(txn, now);
+    if (left <= 0 && opts.expired !== 'allow') {
+      const grace = left + this.graceMs;
+      if (grace > 0) await this.store.set(this.key(id), raw, grace);
+      return null;
+    }
+    return txn;
   }
 }

@@ -2,7 +2,10 @@
 const CHECK_LETTERS = 'TRWAGMYFPDXBNJZSQVHLCKE';
 const NIE_PREFIX: Record<string, string> = { X: '0', Y: '1', Z: '2' };
 
-export type DniValidation = { ok: true; value: string; kind: 'DNI' | 'NIE' } | { ok: false; reason: string };
+/** `reason` is English for logs and the CLI; pages translate `code` (catalogue keys `dni.format`, `dni.check_letter`). */
+export type DniValidation =
+  | { ok: true; value: string; kind: 'DNI' | 'NIE' }
+  | { ok: false; code: 'empty' | 'format' | 'check_letter'; reason: string };
 
 /** Trim, upper-case, and drop the separators people type: spaces, dashes and dots. */
 export function normalizeDni(input: string): string {
@@ -17,7 +20,7 @@ export function dniCheckLetter(digits: string): string {
 /** A Spanish DNI (8 digits + letter) or NIE (X/Y/Z + 7 digits + letter), check letter verified. */
 export function validateDniNie(input: string): DniValidation {
   const value = normalizeDni(input);
-  if (value === '') return { ok: false, reason: 'empty' };
+  if (value === '') return { ok: false, code: 'empty', reason: 'empty' };
   let kind: 'DNI' | 'NIE';
   let digits: string;
   if (/^\d{8}[A-Z]$/.test(value)) {
@@ -27,9 +30,9 @@ export function validateDniNie(input: string): DniValidation {
     kind = 'NIE';
     digits = NIE_PREFIX[value[0]!]! + value.slice(1, 8);
   } else {
-    return { ok: false, reason: 'expected 8 digits and a letter (DNI) or X, Y or Z, 7 digits and a letter (NIE)' };
+    return { ok: false, code: 'format', reason: 'expected 8 digits and a letter (DNI) or X, Y or Z, 7 digits and a letter (NIE)' };
   }
-  if (dniCheckLetter(digits) !== value[8]) return { ok: false, reason: 'the check letter does not match the number' };
+  if (dniCheckLetter(digits) !== value[8]) return { ok: false, code: 'check_letter', reason: 'the check letter does not match the number' };
   return { ok: true, value, kind };
 }
 

@@ -76,7 +76,47 @@ function fromEnv(env: NodeJS.ProcessEnv): Json {
   }
   if (env.NOTIFY_AUTH_HEADER) set('notify.http.authHeader', env.NOTIFY_AUTH_HEADER);
   if (env.DEMO !== undefined) set('demo.enabled', env.DEMO === 'true' || env.DEMO === '1');
+  fromEnvDeployment(env, set);
+  // Admin API and trust list (src/admin/config.ts).
+  if (env.ADMIN_JWKS_URL) set('admin.jwt.jwksUrl', env.ADMIN_JWKS_URL);
+  if (env.ADMIN_JWT_ISSUER) set('admin.jwt.issuer', env.ADMIN_JWT_ISSUER);
+  if (env.ADMIN_JWT_AUDIENCE) set('admin.jwt.audience', env.ADMIN_JWT_AUDIENCE);
+  if (env.TRUST_POLL_MS) set('admin.trustPollMs', env.TRUST_POLL_MS);
   return o;
+}
+
+const list = (v: string): string[] =>
+  v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+/**
+ * The rest of what a container needs without a config file (README "Configuration"; the
+ * Dockerfile and docs/deploy/compose.yaml use these names, test/deploy checks they agree).
+ */
+function fromEnvDeployment(env: NodeJS.ProcessEnv, set: (keyPath: string, value: unknown) => void): void {
+  if (env.METHODS) set('methods.enabled', list(env.METHODS));
+  if (env.REDIS_KEY_PREFIX !== undefined) set('store.keyPrefix', env.REDIS_KEY_PREFIX);
+  if (env.METADATA_DIR) set('trust.metadataDir', env.METADATA_DIR);
+  if (env.KEYS_NEXT_SIGNING_CERT_PATH !== undefined) set('keys.nextSigningCertPath', env.KEYS_NEXT_SIGNING_CERT_PATH);
+  if (env.KEYS_NEXT_ENCRYPTION_CERT_PATH !== undefined) set('keys.nextEncryptionCertPath', env.KEYS_NEXT_ENCRYPTION_CERT_PATH);
+  if (env.CERTIFICATE_HOST) set('certificate.host', env.CERTIFICATE_HOST);
+  if (env.CERTIFICATE_TLS_KEY_PATH) set('certificate.tls.keyPath', env.CERTIFICATE_TLS_KEY_PATH);
+  if (env.CERTIFICATE_TLS_CERT_PATH) set('certificate.tls.certPath', env.CERTIFICATE_TLS_CERT_PATH);
+  // "dnie:/etc/pasarela/ac-raiz-dnie.pem,qualified:/etc/pasarela/fnmt.pem"
+  if (env.CERTIFICATE_ANCHORS) {
+    set(
+      'certificate.anchors',
+      list(env.CERTIFICATE_ANCHORS).map((a) => {
+        const colon = a.indexOf(':');
+        return colon === -1 ? { kind: a, path: '' } : { kind: a.slice(0, colon), path: a.slice(colon + 1) };
+      }),
+    );
+  }
+  if (env.CERTIFICATE_INTERMEDIATES) set('certificate.intermediates', list(env.CERTIFICATE_INTERMEDIATES));
+  // "false", "true", or the load balancers' addresses: "10.0.0.1,10.0.0.2" (express "trust proxy").
+  if (env.TRUST_PROXY) set('trustProxy', env.TRUST_PROXY === 'true' ? true : env.TRUST_PROXY === 'false' ? false : list(env.TRUST_PROXY));
 }
 
 export interface LoadOptions {

@@ -27,24 +27,42 @@ function loadPair(dir: string, name: string, generate: boolean, log: Logger, cn:
   const certFile = path.join(dir, `${name}.crt`);
   if (!existsSync(keyFile) || !existsSync(certFile)) {
     if (!generate) throw new ConfigError(`keys.dir`, `${keyFile} and ${certFile} to exist (key generation is off)`);
-    mkdirSync(dir, { recursive: true });
     const { keyPem, certPem } = makeSelfSignedRsa(cn, { bits });
-    writeFileSync(keyFile, keyPem, { mode: 0o600 });
-    writeFileSync(certFile, certPem);
+    try {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(keyFile, keyPem, { mode: 0o600 });
+      writeFileSync(certFile, certPem);
+    } catch (err) {
+      throw new ConfigError('keys.dir', `a directory where ${keyFile} and ${certFile} can be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
     log.warn({ keyFile, certFile }, 'generated a self-signed development key pair; use managed keys in production');
   }
-  const keyPem = readFileSync(keyFile, 'utf8');
-  const certPem = readFileSync(certFile, 'utf8');
+  // Unreadable (a directory, no permission for the broker's user) or not PEM: name the setting and the file, never a bare ENOENT.
+  const keyPem = readKeyFile(keyFile);
+  const certPem = readKeyFile(certFile);
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(certPem);
   } catch (err) {
     throw new ConfigError(`keys.dir`, `${certFile} to hold a PEM certificate (${(err as Error).message})`);
   }
-  const key = createPrivateKey(keyPem);
+  let key: ReturnType<typeof createPrivateKey>;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch (err) {
+    throw new ConfigError('keys.dir', `${keyFile} to hold a PEM private key (${(err as Error).message.split('\n')[0]})`);
+  }
   if (!cert.checkPrivateKey(key)) throw new ConfigError('keys.dir', `${keyFile} to be the private key of ${certFile}`);
   if (new Date(cert.validTo) < new Date()) log.warn({ certFile, validTo: cert.validTo }, 'certificate has expired');
   return { key, certPem, certB64: pemToB64(certPem) };
+}
+
+function readKeyFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('keys.dir', `${file} to be a readable file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
 }
 
 /** A certificate published in metadata ahead of a rollover (base64 DER), or undefined. */

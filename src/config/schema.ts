@@ -3,6 +3,17 @@ import { SIG_ALG, type SignatureAlgorithmUri } from '../saml/constants';
 import { certificateConfigSchema } from '../authn/certificate/config';
 import { otpConfigSchema } from '../authn/pin/config';
 import { notifyConfigSchema } from '../notify/config';
+import { parseRedisUrl, RedisUrlError } from '../store/redis-url';
+
+/** Checked by the same parser the store uses, so a URL the config accepts is one the store can open. */
+const redisUrlSchema = z.string().superRefine((url, ctx) => {
+  try {
+    parseRedisUrl(url);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof RedisUrlError ? `a redis:// URL (${err.message})` : 'a redis:// URL' });
+  }
+});
+import { adminConfigSchema } from '../admin/config';
 import { citizensConfigSchema } from '../citizens/config';
 
 const loaLevel = z.enum(['low', 'substantial', 'high']);
@@ -54,7 +65,8 @@ export const configSchema = z
     database: z.object({ url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL').optional(), sqlitePath: z.string().min(1) }).strict(),
     store: z
       .object({
-        redisUrl: z.string().regex(/^rediss?:\/\//, 'a redis:// URL').optional(),
+        /** redis://, rediss://, redis+sentinel://…/<master>, redis+cluster://… (store/redis-url.ts). */
+        redisUrl: redisUrlSchema.optional(),
         keyPrefix: z.string(),
         /** In-memory store only: refuse writes beyond this many bytes (keys + values), so a flood cannot exhaust the process. */
         memoryMaxBytes: z.number().int().min(1024 * 1024).default(256 * 1024 * 1024),
@@ -87,6 +99,8 @@ export const configSchema = z
         transactionTtlSeconds: z.number().int().min(60).max(86400),
         /** Life of a login transaction until the citizen picks a method (then it gets transactionTtlSeconds from its start). */
         pendingTransactionTtlSeconds: z.number().int().min(30).max(86400).default(600),
+        /** An expired login is kept this long (unusable) so its page can offer "return to the service" (an AuthnFailed response). */
+        expiredTransactionGraceSeconds: z.number().int().min(0).max(86400).default(900),
         /** New login transactions per client address and per SP (fixed windows in the store, shared by every node). */
         transactionLimits: z
           .object({
@@ -112,6 +126,8 @@ export const configSchema = z
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
     /** Express "trust proxy" (false, or a list of proxy addresses) so client addresses and https are read correctly behind a load balancer. */
     trustProxy: z.union([z.boolean(), z.array(z.string())]),
+    /** Admin API, metadata refresh and trust-list propagation (src/admin/config.ts). */
+    admin: adminConfigSchema.prefault({}),
   })
   .strict();
 

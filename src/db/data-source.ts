@@ -6,9 +6,10 @@ import { PasarelaError } from '../errors';
 import { ENTITIES } from './entities';
 import { Initial1700000000000 } from './migrations/1700000000000-Initial';
 import { Lifecycle1700000000001 } from './migrations/1700000000001-Lifecycle';
+import { Operator1700000000002 } from './migrations/1700000000002-Operator';
 
 /** Every migration, oldest first. Add new classes at the end. */
-export const MIGRATIONS = [Initial1700000000000, Lifecycle1700000000001];
+export const MIGRATIONS = [Initial1700000000000, Lifecycle1700000000001, Operator1700000000002];
 
 export interface DataSourceOptions {
   /** `postgres://` or `postgresql://` URL: PostgreSQL. Otherwise SQLite at `sqlitePath`. */
@@ -54,7 +55,8 @@ async function createPostgres(url: string, opts: DataSourceOptions): Promise<Dat
     logging: opts.logging ?? false,
     connectTimeoutMS: 5000,
     // Unqualified raw SQL (and the migration's Table API) lands in the same schema.
-    extra: schema ? { options: `-c search_path=${schema}` } : undefined,
+    // query_timeout: a query on a connection that stopped answering fails (503) instead of hanging the request.
+    extra: { ...(schema ? { options: `-c search_path=${schema}` } : {}), query_timeout: 15_000 },
   });
   try {
     await ds.initialize();

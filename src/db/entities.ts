@@ -1,5 +1,6 @@
 import { EntitySchema } from 'typeorm';
 import type { CitizenStatus, RegistrationLevel } from '../citizens/types';
+import { OPERATOR_ENTITIES } from './operator-entities';
 
 /*
  * Portable column types. Timestamps are declared as `Date`, which typeorm maps per driver:
@@ -168,4 +169,4 @@ export const PasswordHistoryEntity = new EntitySchema<PasswordHistoryRow>({
   },
 });
 
-export const ENTITIES = [CitizenEntity, ServiceProviderEntity, AuditEventEntity, ActivationCodeEntity, PasswordHistoryEntity];
+export const ENTITIES = [CitizenEntity, ServiceProviderEntity, AuditEventEntity, ActivationCodeEntity, PasswordHistoryEntity, ...OPERATOR_ENTITIES];

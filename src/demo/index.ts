@@ -70,27 +70,24 @@ export function createDemoSp(opts: { baseUrl: string; ssoUrl: string; idpCertPem
   });
 
   const router = express.Router();
-  const levels: Array<[keyof typeof LOA, string]> = [
-    ['low', 'low — bajo'],
-    ['substantial', 'substantial — sustancial'],
-    ['high', 'high — alto'],
-  ];
+  const levels: Array<'low' | 'substantial' | 'high'> = ['low', 'substantial', 'high'];
 
   router.get('/demo', (req, res) => {
     setCsp(res);
     const ctx = pageContext(req, res);
+    const d = DEMO_TEXT[ctx.lang];
     res.type('html').send(
       layout(
         ctx,
-        'Demo SP',
-        html`<h1>Demo service provider</h1>
-<p>This page is a separate SAML service provider (node-saml) registered in Pasarela's trust list. Pick the level of assurance it asks for.</p>
+        d.title,
+        html`<h1>${d.title}</h1>
+<p>${d.intro}</p>
 <form method="get" action="/demo/login">
-<fieldset><legend>Level of assurance</legend>
-${levels.map(([k, label], i) => html`<p><input type="radio" id="loa-${k}" name="loa" value="${k}"${i === 0 ? html` checked` : ''}> <label for="loa-${k}" style="display:inline">${label}</label></p>`)}
+<fieldset><legend>${d.loa}</legend>
+${levels.map((k, i) => html`<p><input type="radio" id="loa-${k}" name="loa" value="${k}"${i === 0 ? html` checked` : ''}> <label for="loa-${k}" style="display:inline">${ctx.t(`loa.${k}`)}</label></p>`)}
 </fieldset>
-<p><input type="checkbox" id="force" name="force" value="1"> <label for="force" style="display:inline">ForceAuthn</label></p>
-<p><button type="submit">Log in through Pasarela</button></p>
+<p><input type="checkbox" id="force" name="force" value="1"> <label for="force" style="display:inline">${d.force}</label></p>
+<p><button type="submit">${d.login}</button></p>
 </form>`,
       ),
     );
@@ -109,23 +106,25 @@ ${levels.map(([k, label], i) => html`<p><input type="radio" id="loa-${k}" name="
       const { profile } = await saml(LOA.low, false).validatePostResponseAsync(req.body as Record<string, string>);
       if (!profile) throw new Error('no profile in the response');
       const { classRef, attributes } = describe(profile);
+      const d = DEMO_TEXT[ctx.lang];
       res.type('html').send(
         layout(
           ctx,
-          'Demo SP — logged in',
-          html`<h1>Logged in</h1>
-<p>Level of assurance achieved: <strong id="loa">${classRef}</strong></p>
+          d.loggedIn,
+          html`<h1>${d.loggedIn}</h1>
+<p>${d.achieved} <strong id="loa">${classRef}</strong></p>
 <p>NameID (${profile.nameIDFormat}): <code id="nameid">${profile.nameID}</code></p>
-<table id="attributes"><caption>Attributes</caption><thead><tr><th scope="col">Name</th><th scope="col">Value</th></tr></thead><tbody>
+<table id="attributes"><caption>${d.attributes}</caption><thead><tr><th scope="col">${d.name}</th><th scope="col">${d.value}</th></tr></thead><tbody>
 ${attributes.map(([n, v]) => html`<tr><th scope="row">${n}</th><td>${v}</td></tr>`)}
 </tbody></table>
-<p><a href="/demo">Start again</a></p>`,
+<p><a href="/demo">${d.again}</a></p>`,
         ),
       );
     } catch (err) {
       opts.log.info({ event: 'demo.acs.rejected', err: (err as Error).message }, 'demo SP rejected a response');
+      const d = DEMO_TEXT[ctx.lang];
       res.status(400).type('html').send(
-        layout(ctx, 'Demo SP — not logged in', html`<h1>Not logged in</h1><p id="reason">${(err as Error).message}</p><p><a href="/demo">Start again</a></p>`),
+        layout(ctx, d.notLoggedIn, html`<h1>${d.notLoggedIn}</h1><p id="reason" lang="en">${(err as Error).message}</p><p><a href="/demo">${d.again}</a></p>`),
       );
     }
   });
@@ -153,3 +152,35 @@ function describe(profile: Profile): { classRef: string; attributes: Array<[stri
   }
   return { classRef: ref ? textOf(ref) : '', attributes };
 }
+
+/** The demo SP's own words, in the page's language (its `lang` must say what the page is written in). */
+const DEMO_TEXT = {
+  es: {
+    title: 'Servicio de demostración',
+    intro: 'Esta página es un proveedor de servicio SAML aparte (node-saml) inscrito en la lista de confianza de Pasarela. Elija el nivel de seguridad que pedirá.',
+    loa: 'Nivel de seguridad',
+    force: 'Pedir identificación de nuevo (ForceAuthn)',
+    login: 'Identificarse con Pasarela',
+    loggedIn: 'Identificación completada',
+    achieved: 'Nivel de seguridad alcanzado:',
+    attributes: 'Atributos',
+    name: 'Nombre',
+    value: 'Valor',
+    again: 'Empezar de nuevo',
+    notLoggedIn: 'Identificación no completada',
+  },
+  en: {
+    title: 'Demo service provider',
+    intro: "This page is a separate SAML service provider (node-saml) registered in Pasarela's trust list. Pick the level of assurance it asks for.",
+    loa: 'Level of assurance',
+    force: 'Ask to sign in again (ForceAuthn)',
+    login: 'Sign in through Pasarela',
+    loggedIn: 'Signed in',
+    achieved: 'Level of assurance achieved:',
+    attributes: 'Attributes',
+    name: 'Name',
+    value: 'Value',
+    again: 'Start again',
+    notLoggedIn: 'Not signed in',
+  },
+} as const;

@@ -1,5 +1,8 @@
-import express, { type Express } from 'express';
+import express, { type Express, type Router } from 'express';
+import { adminApiFor } from '../admin/api';
 import helmet from 'helmet';
+import { withTimeout } from '../faults';
+import type { Metrics } from '../metrics';
 import type { Services } from '../services';
 
 export interface Readiness {
@@ -12,17 +15,25 @@ export interface Readiness {
 export interface OperatorSources {
   readiness(): Promise<Readiness>;
   metrics(): Promise<{ contentType: string; text: string }>;
+  /** The admin API router, mounted at /admin/api (src/admin/api). */
+  admin?: Router;
 }
 
-/** Store and database answer? (The probe of /readyz.) */
-export async function readiness(s: Pick<Services, 'store' | 'ds'>): Promise<Readiness> {
+/** How long /readyz waits for each of the store and the database: a hung backend is a failed probe, never a hung probe. */
+export const PROBE_TIMEOUT_MS = 1500;
+
+/** Store and database answer within PROBE_TIMEOUT_MS? (The probe of /readyz.) Failures are counted in the metrics. */
+export async function readiness(s: Pick<Services, 'store' | 'ds'> & { metrics?: Pick<Metrics, 'recordBackendError'> }): Promise<Readiness> {
   const [store, database] = await Promise.all([
-    s.store.ping().catch(() => false),
-    s.ds.query('SELECT 1').then(
-      () => true,
-      () => false,
+    withTimeout(s.store.ping(), PROBE_TIMEOUT_MS, false),
+    withTimeout(
+      s.ds.query('SELECT 1').then(() => true),
+      PROBE_TIMEOUT_MS,
+      false,
     ),
   ]);
+  if (!store) s.metrics?.recordBackendError('store', 'probe');
+  if (!database) s.metrics?.recordBackendError('database', 'probe');
   return { ready: store && database, store, database };
 }
 
@@ -31,10 +42,11 @@ export async function readiness(s: Pick<Services, 'store' | 'ds'>): Promise<Read
  * liveness, readiness and metrics. None of it is reachable from the citizen-facing port, so
  * the trust-list size and process internals are not public.
  */
-export function createOperatorApp(s: Pick<Services, 'store' | 'ds' | 'metrics'>): Express {
+export function createOperatorApp(s: Pick<Services, 'store' | 'ds' | 'metrics'> & Partial<Services>): Express {
   return createOperatorAppFrom({
     readiness: () => readiness(s),
     metrics: async () => ({ contentType: s.metrics.registry.contentType, text: await s.metrics.registry.metrics() }),
+    ...(s.config && s.trust && s.broker ? { admin: adminApiFor(s as Services) } : {}),
   });
 }
 
@@ -61,6 +73,8 @@ export function createOperatorAppFrom(sources: OperatorSources): Express {
     const m = await sources.metrics();
     res.type(m.contentType).send(m.text);
   });
+
+  if (sources.admin) app.use('/admin/api', sources.admin);
 
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });

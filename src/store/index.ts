@@ -1,12 +1,14 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { PasarelaError } from '../errors';
 import { MemoryStore } from './memory';
 import { RedisStore } from './redis';
+import { parseRedisUrl } from './redis-url';
 import type { KeyValueStore } from './types';
 
 export { MemoryStore, StoreFullError } from './memory';
 export { RedisStore } from './redis';
 export type { KeyValueStore } from './types';
+export { parseRedisUrl, RedisUrlError, type RedisTarget } from './redis-url';
 
 export interface CreateStoreOptions {
   /** `redis://` or `rediss://` URL; without it the store lives in this process's memory. */
@@ -16,6 +18,8 @@ export interface CreateStoreOptions {
   connectTimeoutMs?: number;
   /** Connection errors after start (Redis restarts, failovers); commands fail meanwhile. */
   onError?: (err: Error) => void;
+  /** Redis commands fail after this long without an answer. Default 2000 ms. */
+  commandTimeoutMs?: number;
   /** In-memory store only: the byte cap (see MemoryStore). */
   memoryMaxBytes?: number;
 }
@@ -27,7 +31,8 @@ export function redactUrl(url: string): string {
     if (u.password) u.password = '***';
     return u.toString();
   } catch {
-    return '(unparseable URL)';
+    // Sentinel and Cluster URLs carry host lists that URL cannot parse.
+    return url.replace(/(\/\/[^:@/]*:)[^@/]*@/, '$1***@');
   }
 }
 
@@ -35,15 +40,28 @@ export function redactUrl(url: string): string {
 export async function createStore(opts: CreateStoreOptions): Promise<KeyValueStore> {
   if (!opts.redisUrl) return new MemoryStore({ maxBytes: opts.memoryMaxBytes });
   const timeoutMs = opts.connectTimeoutMs ?? 5000;
-  const client = new Redis(opts.redisUrl, {
+  const common: RedisOptions = {
     lazyConnect: true,
     connectTimeout: timeoutMs,
     // A command waits for at most one reconnection, then fails: never hang a login forever.
     maxRetriesPerRequest: 1,
+    // A Redis that accepts the connection but does not answer (overloaded, paused) fails the command too.
+    commandTimeout: opts.commandTimeoutMs ?? 2000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
     // After a failed start the socket is already gone; don't keep the process alive 2 s for it.
     disconnectTimeout: 500,
-  });
+  };
+  const target = parseRedisUrl(opts.redisUrl);
+  const client: Redis | Cluster =
+    target.kind === 'single'
+      ? new Redis(target.url, common)
+      : target.kind === 'sentinel'
+        ? new Redis({ ...common, ...target.options, sentinels: target.sentinels, name: target.name })
+        : new Cluster(target.nodes, {
+            lazyConnect: true,
+            clusterRetryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+            redisOptions: { ...common, ...target.options.redisOptions, lazyConnect: false },
+          });
   let lastError: Error | undefined;
   const onStartError = (err: Error) => {
     lastError = err;

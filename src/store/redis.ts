@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { storeUnavailable } from '../faults';
 import { checkTtl } from './memory';
 import type { KeyValueStore } from './types';
 
@@ -24,36 +25,52 @@ export class RedisStore implements KeyValueStore {
   private readonly prefix: string;
 
   constructor(
-    readonly client: Redis,
+    readonly client: Redis | Cluster,
     options: RedisStoreOptions = {},
   ) {
     this.prefix = options.keyPrefix ?? '';
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
-    await this.client.set(this.k(key), value, 'PX', checkTtl(ttlMs));
+    const ttl = checkTtl(ttlMs);
+    await this.run(() => this.client.set(this.k(key), value, 'PX', ttl));
   }
 
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
-    return (await this.client.set(this.k(key), value, 'PX', checkTtl(ttlMs), 'NX')) === 'OK';
+    const ttl = checkTtl(ttlMs);
+    return (await this.run(() => this.client.set(this.k(key), value, 'PX', ttl, 'NX'))) === 'OK';
   }
 
   async get(key: string): Promise<string | null> {
-    return this.client.get(this.k(key));
+    return this.run(() => this.client.get(this.k(key)));
   }
 
   async take(key: string): Promise<string | null> {
-    return this.client.getdel(this.k(key));
+    return this.run(() => this.client.getdel(this.k(key)));
   }
 
   async delete(key: string): Promise<void> {
-    await this.client.del(this.k(key));
+    await this.run(() => this.client.del(this.k(key)));
   }
 
   async increment(key: string, ttlMs: number): Promise<number> {
-    const n = await this.client.eval(INCREMENT_SCRIPT, 1, this.k(key), checkTtl(ttlMs));
+    const ttl = checkTtl(ttlMs);
+    const n = await this.run(() => this.client.eval(INCREMENT_SCRIPT, 1, this.k(key), ttl));
     if (typeof n !== 'number') throw new Error(`unexpected reply from the increment script: ${String(n)}`);
     return n;
+  }
+
+  /**
+   * Every command failure (connection refused or lost, command timeout, a Redis that is loading
+   * or read-only during a failover) becomes ERR_STORE_UNAVAILABLE: the web layer answers 503.
+   * Each operation is one command, so a failure never leaves a half-written value behind.
+   */
+  private async run<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (err) {
+      throw storeUnavailable(err);
+    }
   }
 
   async ping(): Promise<boolean> {

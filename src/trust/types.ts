@@ -50,6 +50,8 @@ export interface ServiceProvider {
   /** NameIDFormats the metadata advertises (URIs). */
   metadataNameIdFormats: string[];
   policy: SpPolicy;
+  /** End of validity of the metadata (its own validUntil or its aggregate's): after it the SP is not trusted. */
+  validUntil?: Date;
 }
 
 /** The trust list. One interface; metadata files today, the operator API later. */

@@ -61,9 +61,22 @@ export function pageSetup(settings: WebSettings) {
   };
 }
 
+/**
+ * A step shown in answer to a POST (a wrong PIN, a resend) has no GET address of its own: its
+ * language switch goes to the method's GET page, which shows the login's current step again.
+ */
+function getPathOf(req: Request): string | undefined {
+  if (req.method === 'GET' || req.method === 'HEAD') return undefined;
+  const path = req.originalUrl.split('?')[0]!;
+  const login = /^\/login\/([A-Za-z0-9_-]{16,64})(\/[a-z]+)?/.exec(path);
+  if (login) return `/login/${login[1]}${login[2] ?? ''}`;
+  const account = /^\/account\/[a-z-]+/.exec(path);
+  return account ? account[0] : undefined;
+}
+
 export function pageContext(req: Request, res: Response, csrfToken?: string): PageContext {
   const lang = res.locals.lang as PageContext['lang'];
-  return { lang, t: translator(lang), path: req.originalUrl, csrfToken, nonce: res.locals.nonce as string };
+  return { lang, t: translator(lang), path: req.originalUrl, switchPath: getPathOf(req), csrfToken, nonce: res.locals.nonce as string };
 }
 
 /**

@@ -50,6 +50,15 @@ export interface KitDeps {
 }
 
 export function createKit(deps: KitDeps): AuthnKit {
+  /**
+   * The login is not alive any more. Expired within its grace period: the citizen can still go
+   * back to the service (an AuthnFailed response); completed or long gone: the information page.
+   */
+  const renderGone = async (req: Request, res: Response, txnId: string): Promise<void> => {
+    const expired = await deps.broker.loadExpired(txnId);
+    if (expired) return renderError(req, res, 410, 'error.login_expired', undefined, { next: [{ kind: 'return', txnId: expired.txn.id }] });
+    renderError(req, res, 410, 'error.expired');
+  };
   return {
     broker: deps.broker,
     citizens: deps.citizens,
@@ -60,9 +69,15 @@ export function createKit(deps: KitDeps): AuthnKit {
     csrfProtection: deps.csrf.doubleCsrfProtection,
     page: (req, res) => pageContext(req, res, deps.csrf.generateCsrfToken(req, res)),
     async loadTxn(req, res, method) {
-      const loaded = await deps.broker.load(String(req.params.txn ?? ''));
-      if (!loaded || (method !== 'chooser' && loaded.txn.method !== method)) {
-        renderError(req, res, 410, 'error.expired');
+      const txnId = String(req.params.txn ?? '');
+      const loaded = await deps.broker.load(txnId);
+      if (!loaded) {
+        await renderGone(req, res, txnId);
+        return null;
+      }
+      if (method !== 'chooser' && loaded.txn.method !== method) {
+        // The login lives but is on another method (an old tab, the browser's Back button): the chooser.
+        res.redirect(303, `/login/${loaded.txn.id}`);
         return null;
       }
       return loaded;
@@ -71,7 +86,7 @@ export function createKit(deps: KitDeps): AuthnKit {
       const cookies = (req.cookies ?? {}) as Record<string, string>;
       const done = await deps.broker.complete(txnId, result, cookies[deps.sessionCookieName]);
       if (!done) {
-        renderError(req, res, 410, 'error.expired');
+        await renderGone(req, res, txnId);
         return;
       }
       if (done.session && deps.audit) {

@@ -4,6 +4,7 @@ import type { LoaLevel } from '../saml/constants';
 import { html, raw, type Raw } from './html';
 import type { Lang, MessageKey, Translate } from './i18n';
 import { INFO_PAGES, INFO_TEXT } from './info-text';
+import { errorSummary, inputField, notice, stepCaption, stepTitle, type FormError, type Step } from './forms';
 
 export interface PageContext {
   lang: Lang;
@@ -13,13 +14,26 @@ export interface PageContext {
   csrfToken?: string;
   /** CSP nonce for the one inline script we use (auto-submit). */
   nonce?: string;
+  /**
+   * Where the language switch leads when `path` cannot be fetched again with GET (a page that
+   * answers a POST): the same step's GET address, or the signed address of the same error page.
+   */
+  switchPath?: string;
+  /** Replaces the language link when no GET address can show this page again (the auto-POST page). */
+  switchControl?: Raw;
+}
+
+/** The language switch link: the same page (or `switchPath`) in the other language. */
+export function languageHref(ctx: PageContext): string {
+  const other: Lang = ctx.lang === 'es' ? 'en' : 'es';
+  const url = new URL(ctx.switchPath ?? ctx.path, 'http://local');
+  url.searchParams.set('lang', other);
+  return url.pathname + url.search;
 }
 
 export function layout(ctx: PageContext, title: string, body: Raw): string {
   const other: Lang = ctx.lang === 'es' ? 'en' : 'es';
-  const url = new URL(ctx.path, 'http://local');
-  url.searchParams.set('lang', other);
-  const switchHref = url.pathname + url.search;
+  const switchHref = languageHref(ctx);
   return html`<!doctype html>
 <html lang="${ctx.lang}">
 <head>
@@ -31,7 +45,7 @@ export function layout(ctx: PageContext, title: string, body: Raw): string {
 <body>
 <a class="skip" href="#main">${ctx.t('app.skip')}</a>
 <header><span class="brand">Pasarela</span>
-<nav aria-label="Idioma / Language"><a href="${switchHref}" hreflang="${other}" lang="${other}">${other === 'es' ? 'Español' : 'English'}</a></nav>
+<nav aria-label="Idioma / Language">${ctx.switchControl ?? html`<a href="${switchHref}" hreflang="${other}" lang="${other}">${other === 'es' ? 'Español' : 'English'}</a>`}</nav>
 </header>
 <main id="main">
 ${body}
@@ -106,7 +120,11 @@ export interface PermanenteModel {
   txnId: string;
   username?: string;
   error?: string;
+  /** The field the error is about (linked from the error summary); `null` for a page-level message. Default: the DNI/NIE. */
+  errorField?: string | null;
   info?: string;
+  /** 1 when the password alone can reach what the service asks for, 2 when an SMS code follows. */
+  steps?: number;
 }
 
 /**
@@ -119,18 +137,19 @@ export function permanenteServiceLinks(ctx: PageContext): Raw {
 
 export function permanentePage(ctx: PageContext, m: PermanenteModel): string {
   const { t } = ctx;
+  const errors: FormError[] = m.error ? [{ message: m.error, field: m.errorField === null ? undefined : (m.errorField ?? 'username') }] : [];
+  const step: Step | undefined = m.steps && m.steps > 1 ? { n: 1, of: m.steps, name: t('permanente.step.password') } : undefined;
   return layout(
     ctx,
-    t('permanente.title'),
-    html`<h1>${t('permanente.title')}</h1>
-${m.error ? html`<p class="error" role="alert" id="form-error">${m.error}</p>` : ''}
-${m.info ? html`<p class="notice">${m.info}</p>` : ''}
-<form method="post" action="/login/${m.txnId}/permanente">
+    stepTitle(ctx, t('permanente.title'), step, errors.length > 0),
+    html`${errorSummary(ctx, errors)}
+${stepCaption(ctx, t('permanente.title'), step)}
+<h1>${t('permanente.heading')}</h1>
+${notice(m.info)}
+<form method="post" action="/login/${m.txnId}/permanente" novalidate>
 ${csrfField(ctx)}
-<p><label for="username">${t('permanente.username')}</label>
-<input id="username" name="username" autocomplete="username" required spellcheck="false" value="${m.username ?? ''}"${m.error ? raw(' aria-describedby="form-error"') : ''}></p>
-<p><label for="password">${t('permanente.password')}</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required></p>
+${inputField(ctx, { id: 'username', label: t('permanente.username'), value: m.username ?? '', errors, attrs: raw(' autocomplete="username" required spellcheck="false"') })}
+${inputField(ctx, { id: 'password', label: t('permanente.password'), errors, attrs: raw(' type="password" autocomplete="current-password" required') })}
 <p><button type="submit">${t('permanente.submit')}</button></p>
 </form>
 ${permanenteServiceLinks(ctx)}
@@ -138,16 +157,28 @@ ${permanenteServiceLinks(ctx)}
   );
 }
 
-/** The auto-POST to the SP's ACS: submits itself with the nonce'd script, and by a button without JavaScript. */
-export function autoPostPage(ctx: PageContext, post: PostBack): string {
+/**
+ * The auto-POST to the SP's ACS: submits itself with the nonce'd script, and by a button without
+ * JavaScript. No GET address can show it again (the response is in the form), so its language
+ * switch is a form that posts the same, signed, response back to us (`mac`) to be shown again.
+ */
+export function autoPostPage(ctx: PageContext, post: PostBack, mac?: string): string {
   const { t } = ctx;
+  const other: Lang = ctx.lang === 'es' ? 'en' : 'es';
+  const fields = html`<input type="hidden" name="SAMLResponse" value="${post.samlResponse}">
+${post.relayState !== undefined ? html`<input type="hidden" name="RelayState" value="${post.relayState}">` : ''}`;
+  const switchControl = mac
+    ? html`<form method="post" action="/post/lang?lang=${other}" class="lang-switch">
+<input type="hidden" name="acs" value="${post.acs}">${fields}<input type="hidden" name="mac" value="${mac}">
+<button type="submit" class="link" lang="${other}">${other === 'es' ? 'Español' : 'English'}</button></form>`
+    : undefined;
   return layout(
-    ctx,
+    { ...ctx, switchControl },
     t('post.title'),
     html`<h1>${t('post.title')}</h1>
+<p>${t('post.explain')}</p>
 <form method="post" action="${post.acs}" id="saml-post">
-<input type="hidden" name="SAMLResponse" value="${post.samlResponse}">
-${post.relayState !== undefined ? html`<input type="hidden" name="RelayState" value="${post.relayState}">` : ''}
+${fields}
 <noscript><p>${t('post.noscript')}</p></noscript>
 <button type="submit">${t('post.continue')}</button>
 </form>
@@ -155,13 +186,68 @@ ${post.relayState !== undefined ? html`<input type="hidden" name="RelayState" va
   );
 }
 
-export function errorPage(ctx: PageContext, message: string, referenceId: string): string {
+/**
+ * What the citizen can do from an error page. Every error page offers at least one, so that
+ * nobody is stranded: back to the chooser while the login lives, back to the service (an
+ * AuthnFailed response) when it does not, or the account services and information pages.
+ */
+export type NextStep =
+  | { kind: 'chooser'; txnId: string }
+  | { kind: 'return'; txnId: string }
+  | { kind: 'link'; href: string; label: string };
+
+export interface ErrorModel {
+  message: string;
+  referenceId: string;
+  /** Technical detail for the SP's developers (English, as in the log): shown collapsed. */
+  detail?: string;
+  next: NextStep[];
+}
+
+export function nextStepsBlock(ctx: PageContext, next: NextStep[]): Raw {
+  const { t } = ctx;
+  const items = next.map((n) => {
+    if (n.kind === 'chooser') return html`<li><a href="/login/${n.txnId}">${t('back')}</a></li>`;
+    if (n.kind === 'link') return html`<li><a href="${n.href}">${n.label}</a></li>`;
+    return html`<li><form method="post" action="/login/${n.txnId}/cancel">${csrfField(ctx)}<button type="submit" class="secondary">${t('error.return')}</button></form></li>`;
+  });
+  return html`<h2>${t('error.next')}</h2><ul class="next-steps">${items}</ul>`;
+}
+
+export function errorPage(ctx: PageContext, m: ErrorModel): string {
   const { t } = ctx;
   return layout(
     ctx,
     t('error.title'),
     html`<h1>${t('error.title')}</h1>
-<p class="error" role="alert">${message}</p>
+<p class="error" role="alert">${m.message}</p>
+${nextStepsBlock(ctx, m.next)}
+${m.detail ? html`<details class="developer"><summary>${t('error.developer')}</summary><p class="detail" lang="en">${m.detail}</p></details>` : ''}
+<p class="reference">${t('error.reference', { id: m.referenceId })}</p>`,
+  );
+}
+
+/**
+ * A backing service is down (503): the message, the reference, and, when the SP and its ACS are
+ * already known, a form (no auto-submit) that takes the signed Responder error back to it.
+ */
+export function unavailablePage(ctx: PageContext, referenceId: string, post?: PostBack): string {
+  const { t } = ctx;
+  return layout(
+    ctx,
+    t('error.title'),
+    html`<h1>${t('error.title')}</h1>
+<p class="error" role="alert">${t('error.unavailable')}</p>
+${
+  post
+    ? html`<form method="post" action="${post.acs}">
+<input type="hidden" name="SAMLResponse" value="${post.samlResponse}">
+${post.relayState !== undefined ? html`<input type="hidden" name="RelayState" value="${post.relayState}">` : ''}
+<p>${t('error.unavailable.return')}</p>
+<button type="submit">${t('error.unavailable.button')}</button>
+</form>`
+    : nextStepsBlock(ctx, [{ kind: 'link', href: ctx.switchPath ?? ctx.path, label: t('error.unavailable.retry') }])
+}
 <p class="reference">${t('error.reference', { id: referenceId })}</p>`,
   );
 }
@@ -184,4 +270,12 @@ footer{max-width:40rem;margin:2rem auto 1rem;padding:1rem 1.25rem 0;border-top:1
 ul.footer-links{list-style:none;padding:0;margin:0;display:flex;flex-wrap:wrap;gap:.25rem 1.25rem}
 .table-scroll{overflow-x:auto;max-width:100%}table.levels{border-collapse:collapse;width:100%}table.levels th,table.levels td{border:1px solid var(--line);padding:.35rem .5rem;text-align:left;vertical-align:top}
 table.levels caption{text-align:left;font-weight:600;padding:.25rem 0}
+.caption{color:var(--muted);margin:0}.caption .step{font-weight:600}h1{margin-top:.25rem}
+.visually-hidden{position:absolute!important;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);border:0;white-space:nowrap}
+.error-summary{border:4px solid #a00;padding:.75rem 1rem;margin:0 0 1.25rem}.error-summary h2{margin:0 0 .5rem;font-size:1.15rem}.error-summary ul{margin:0;padding-left:1.25rem}.error-summary a{color:#a00;font-weight:600}
+.field{margin:0 0 1rem}.field-error{border-left:4px solid #a00;padding-left:.75rem}.field-error input{border:2px solid #a00}.error-message{color:#a00;font-weight:600;margin:.25rem 0}
+.hint{display:block}.timer{border-left:4px solid var(--line);padding-left:.75rem}
+ul.next-steps{padding-left:1.25rem}ul.next-steps form{display:inline}
+details.developer{margin:1rem 0;border:1px solid var(--line);padding:.5rem}details.developer summary{cursor:pointer;font-weight:600}
+form.lang-switch{display:inline;margin:0}button.link{background:none;border:none;color:#1a4f9c;text-decoration:underline;padding:0;font:inherit;cursor:pointer}
 `;

@@ -95,6 +95,24 @@ const VISITS: Array<[string, Visit]> = [
       await p.waitForLoadState('networkidle');
     },
   ],
+  [
+    'Cl@ve PIN: nothing typed (the error summary with two fields in error)',
+    async (p, b) => {
+      await chooser(p, b, 'low');
+      await p.click('button[name=method][value=pin]');
+      await p.click('form[action$="/pin"] button[type=submit]');
+      await p.waitForSelector('.error-summary');
+    },
+  ],
+  [
+    'error: a stale form (CSRF), with its next step',
+    async (p, b) => {
+      await chooser(p, b, 'low');
+      await p.evaluate(() => document.querySelectorAll<HTMLInputElement>('input[name=_csrf]').forEach((i) => (i.value = 'stale')));
+      await p.click('button[name=method][value=pin]');
+      await p.waitForSelector('.next-steps');
+    },
+  ],
   ['error: an unknown login', async (p, b) => void (await p.goto(`${b}/login/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`))],
   ['error: a malformed request', async (p, b) => void (await p.goto(`${b}/saml/sso?SAMLRequest=%%%`))],
   ['error: not found', async (p, b) => void (await p.goto(`${b}/no/such/page`))],

@@ -24,7 +24,8 @@ describeWithProductionServices('deregistration across broker processes sharing R
     };
     // One after the other: the first seeds the demo citizen, the second finds it.
     broker = await startProcessBroker(shared);
-    nodeB = await startProcessBroker(shared);
+    // Two nodes of one deployment: one public base URL (a load balancer's) and one set of keys, each node on its own port.
+    nodeB = await startProcessBroker({ ...shared, env: { ...shared.env, BASE_URL: broker.baseUrl, KEYS_DIR: broker.keysDir } });
   }, 120_000);
   afterAll(async () => {
     await broker?.stop();
@@ -32,10 +33,12 @@ describeWithProductionServices('deregistration across broker processes sharing R
     await db?.drop();
   });
 
-  /** Node B asked to log in to its demo SP by a browser that carries only node A's SSO cookie. */
+  /** The demo SP's next AuthnRequest, sent straight to node B (as a load balancer would route it) with the browser's SSO cookie. */
   const onNodeB = async (sso: string): Promise<{ status: number; text: string }> => {
-    const start = await fetch(`${nodeB.baseUrl}/demo/login?loa=low`, { redirect: 'manual' });
-    const res = await fetch(new URL(start.headers.get('location')!, nodeB.baseUrl), { redirect: 'manual', headers: { cookie: `pasarela_sso=${sso}` } });
+    const start = await fetch(`${broker.baseUrl}/demo/login?loa=low`, { redirect: 'manual' });
+    const ssoUrl = new URL(start.headers.get('location')!);
+    const toB = new URL(ssoUrl.pathname + ssoUrl.search, `http://127.0.0.1:${nodeB.port}`);
+    const res = await fetch(toB, { redirect: 'manual', headers: { cookie: `pasarela_sso=${sso}` } });
     return { status: res.status, text: await res.text() };
   };
 

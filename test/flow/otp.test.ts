@@ -80,7 +80,7 @@ describeEachPair('Cl@ve Permanente with and without the SMS code', (pair) => {
     expect(res.text).not.toContain('SAMLResponse');
     expect(res.text).toContain('<label for="otp">');
     expect(res.text).toMatch(/<input id="otp" name="otp"/);
-    expect(res.text).toMatch(/<form method="post" action="\/login\/[^"]+\/permanente\/otp">/);
+    expect(res.text).toMatch(/<form method="post" action="\/login\/[^"]+\/permanente\/otp"[^>]*>/);
     expect(res.text).toMatch(/<input type="hidden" name="_csrf" value="[^"]+">/);
     const sms = messagesTo(outbox, c.mobile);
     expect(sms).toHaveLength(1);

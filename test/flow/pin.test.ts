@@ -180,11 +180,37 @@ describeEachPair('Cl@ve PIN end to end', (pair) => {
     const { pinPath } = await pinPage(agent, broker);
     const badDni = await submit(agent, pinPath, { dni: '12345678A', validity_date: '2030-01-01' });
     expect(badDni.status).toBe(400);
-    expect(alertText(badDni.text)).toContain('check letter');
-    const badDate = await submit(agent, pinPath, { dni: '12345678Z', validity_date: '2030-02-30' });
+    // In the page's language (the validator's English stays in the log), linked to its field.
+    expect(alertText(badDni.text)).toBe('El DNI/NIE no es válido: la letra no corresponde al número.');
+    expect(badDni.text).not.toContain('check letter');
+    expect(badDni.text).toContain('<a href="#dni">');
+    expect(badDni.text).toMatch(/<input id="dni" name="dni"[^>]*aria-describedby="dni-error"[^>]*aria-invalid="true"/);
+    expect(badDni.text).toMatch(/<title>Error: Paso 1 de 2: sus datos — Cl@ve PIN · Pasarela<\/title>/);
+    const badDate = await submit(agent, pinPath, { dni: '12345678Z', validity_date: '30/02/2030' });
     expect(badDate.status).toBe(400);
-    expect(alertText(badDate.text)).toContain('AAAA-MM-DD');
-    expect(badDate.text).toContain('value="2030-02-30"');
+    expect(alertText(badDate.text)).toContain('día/mes/año');
+    expect(badDate.text).toContain('value="30/02/2030"');
+    expect(badDate.text).toMatch(/<input id="validity_date" name="validity_date"[^>]*aria-describedby="validity_date-hint validity_date-error"[^>]*aria-invalid="true"/);
+    const empty = await submit(agent, pinPath, { dni: '', validity_date: '' });
+    expect(alertText(empty.text)).toBe('Escriba su DNI o NIE. Escriba la fecha de validez de su DNI.');
+  });
+
+  test('the validity date is typed as the hint says: dd/mm/aaaa (also d/m/aaaa) or aaaa-mm-dd', async () => {
+    const c = citizen();
+    await broker.services.citizens.create(c);
+    const [y, m, d] = c.dniValidityDate.split('-');
+    for (const typed of [`${d}/${m}/${y}`, `${Number(d)}/${Number(m)}/${y}`, `${d}-${m}-${y}`, c.dniValidityDate]) {
+      const agent = browser(broker);
+      const { pinPath } = await pinPage(agent, broker);
+      const identify = await agent.get(pinPath);
+      // A text field, not the browser's date picker (whose dd/mm/aaaa contradicted the old hint).
+      expect(identify.text).toMatch(/<input id="validity_date" name="validity_date" inputmode="numeric"/);
+      expect(identify.text).not.toContain('type="date"');
+      const sent = await submit(agent, pinPath, { dni: c.dni, validity_date: typed });
+      expect(sent.status).toBe(200);
+      expect(sent.text).toContain('Paso 2 de 2');
+      expect(sent.text).toMatch(/Tiene hasta las \d{2}:\d{2} \(hora peninsular\) para escribir el PIN/);
+    }
   });
 
   test('expiry by the injected clock: a PIN older than 10 minutes is refused; a new one works', async () => {

@@ -81,7 +81,12 @@ export function posted(text: string): { action: string; samlResponse: string; re
 }
 
 /** The visible error of a page (role=alert), for comparing answers. */
+/** The message the page announces: the error summary's entries (form pages) or an error page's alert. */
 export function alertText(html: string): string | undefined {
+  const summary = /<div class="error-summary" role="alert"[^>]*>[\s\S]*?<ul>([\s\S]*?)<\/ul>/.exec(html)?.[1];
+  if (summary !== undefined) {
+    return [...summary.matchAll(/<li>([\s\S]*?)<\/li>/g)].map((m) => m[1]!.replace(/<[^>]+>/g, '').trim()).join(' ');
+  }
   return /<p class="error" role="alert"[^>]*>([^<]*)<\/p>/.exec(html)?.[1];
 }
 

@@ -68,6 +68,8 @@ export interface ProcessBroker {
   pid: number;
   stdout(): string;
   stderr(): string;
+  /** Resolves with the current process's exit code (-1 when killed by a signal). */
+  exited(): Promise<number | null>;
   /**
    * Stop the process and start it again on the same ports, files and keys (an operator's
    * restart), with these extra environment variables and config keys (merged over the first
@@ -275,6 +277,7 @@ export async function startProcessBroker(opts: ProcessBrokerOptions = {}): Promi
     },
     stdout: () => out,
     stderr: () => err,
+    exited: () => exited,
     restart,
     stop,
   };

@@ -46,7 +46,7 @@ export function certificateProblemPage(ctx: PageContext, m: CertificateProblemMo
     t('certificate.error.title'),
     html`<h1>${t('certificate.error.title')}</h1>
 <p class="error" role="alert" id="certificate-error">${m.message}</p>
-${m.detail ? html`<p class="detail">${t('certificate.error.detail', { detail: m.detail })}</p>` : ''}
+${m.detail ? html`<details class="developer"><summary>${t('certificate.error.detail')}</summary><p class="detail" lang="en">${m.detail}</p></details>` : ''}
 ${m.retryHref ? html`<p><a href="${m.retryHref}">${t('certificate.retry')}</a></p>` : ''}
 ${m.chooserHref ? html`<p><a href="${m.chooserHref}">${t('back')}</a></p>` : ''}
 <p class="reference">${t('error.reference', { id: m.referenceId })}</p>`,

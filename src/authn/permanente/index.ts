@@ -12,6 +12,7 @@ import { codeTools, field, registrationName, requestedLoaName, sendCode, sendPag
 import { subjectFromCitizen, type Authenticator, type AuthnResult } from '../types';
 import { PasswordFailures } from './lockout';
 import { permanenteOtpPage } from './views';
+import { clock } from '../../web/forms';
 import { PasswordPolicyError } from '../../citizens/password';
 import { PasarelaError } from '../../errors';
 import { accountStepPage } from '../../web/account-views';
@@ -38,16 +39,26 @@ export function createPermanente(deps: CodeMethodDeps): Authenticator {
       const rules = tools.settings.otp;
       const failures = new PasswordFailures(kit.store);
 
-      const passwordPage = (req: Request, res: Response, txn: LoginTransaction, status: number, m: { username?: string; error?: string; info?: string } = {}) => {
-        sendPage(res, status, permanentePage(kit.page(req, res), { txnId: txn.id, ...m }));
+      /** One step when the password alone can reach the request for some registration, else two (the SMS code follows). */
+      const stepsFor = (txn: LoginTransaction, sp: ServiceProvider | undefined) =>
+        variantSatisfies(kit.loaPolicy, PASSWORD_VARIANT, 'advanced', revive(txn).requestedLoa, sp?.policy.minLoa) !== null ? 1 : 2;
+      const passwordPage = (req: Request, res: Response, txn: LoginTransaction, status: number, m: { username?: string; error?: string; errorField?: string | null; info?: string } = {}) => {
+        sendPage(res, status, permanentePage(kit.page(req, res), { txnId: txn.id, steps: stepsFor(txn, kit.broker.trustedSp(txn.spEntityId)), ...m }));
       };
       const otpPage = (req: Request, res: Response, txn: LoginTransaction, status: number, m: { error?: MessageKey; info?: MessageKey; vars?: Vars } = {}) => {
         const ctx = kit.page(req, res);
         const vars = { phone: stepString(txn.step, 'phone') ?? '', minutes: Math.round(rules.ttlSeconds / 60), length: rules.length, ...m.vars };
+        const expiresAt = stepString(txn.step, 'expiresAt');
         sendPage(
           res,
           status,
-          permanenteOtpPage(ctx, { txnId: txn.id, length: rules.length, error: m.error ? ctx.t(m.error, vars) : undefined, info: m.info ? ctx.t(m.info, vars) : undefined }),
+          permanenteOtpPage(ctx, {
+            txnId: txn.id,
+            length: rules.length,
+            error: m.error ? ctx.t(m.error, vars) : undefined,
+            info: m.info ? ctx.t(m.info, vars) : undefined,
+            timer: expiresAt ? ctx.t('otp.timer', { time: clock(ctx.lang, new Date(expiresAt)) }) : undefined,
+          }),
         );
       };
       /** Does this variant, with this citizen's registration, satisfy the request (and the SP's floor)? */
@@ -86,7 +97,7 @@ export function createPermanente(deps: CodeMethodDeps): Authenticator {
         const show = (status: number, error: string) => passwordPage(req, res, txn, status, { username, error });
         if (!username || !password) return show(400, ctx.t('field.required'));
         const dni = validateDniNie(username);
-        if (!dni.ok) return show(400, ctx.t('permanente.invalid_dni', { reason: dni.reason }));
+        if (!dni.ok) return show(400, ctx.t('permanente.invalid_dni', { reason: ctx.t(dni.code === 'check_letter' ? 'dni.check_letter' : 'dni.format') }));
 
         const attempt = { dni: dni.value, address: req.ip };
         const verdict = await tools.limits.check(attempt);
@@ -127,11 +138,11 @@ export function createPermanente(deps: CodeMethodDeps): Authenticator {
         if (!reaches(OTP_VARIANT, txn, sp, citizen)) {
           // e.g. a basic registration asked for substantial: say why and how to get further; nothing goes to the SP.
           const loa = requestedLoaName(ctx.t, revive(txn).requestedLoa);
-          return show(403, ctx.t('permanente.insufficient', { level: registrationName(ctx.t, citizen.registrationLevel), loa }));
+          return passwordPage(req, res, txn, 403, { username: citizen.dni, errorField: null, error: ctx.t('permanente.insufficient', { level: registrationName(ctx.t, citizen.registrationLevel), loa }) });
         }
         const sent = await sendCode(tools, kit, txn.id, 'otp', citizen);
         if (!sent.ok) return show(sent.status, ctx.t(sent.key, sent.vars));
-        const next: LoginTransaction = { ...txn, step: { stage: 'otp', citizenId: citizen.id, phone: sent.phone } };
+        const next: LoginTransaction = { ...txn, step: { stage: 'otp', citizenId: citizen.id, phone: sent.phone, expiresAt: sent.expiresAt.toISOString() } };
         await kit.broker.transactions.save(next, kit.now());
         otpPage(req, res, next, 200, { info: 'otp.sent' });
       };
@@ -189,6 +200,14 @@ export function createPermanente(deps: CodeMethodDeps): Authenticator {
         await afterPassword(req, res, cleared, sp, citizen);
       });
 
+      // "Need more time?" on the code step: back to the password, which sends a new code.
+      router.post('/restart', form, kit.csrfProtection, async (req, res) => {
+        const loaded = await kit.loadTxn(req, res, 'permanente');
+        if (!loaded) return;
+        await clearStep(loaded.txn);
+        res.redirect(303, `/login/${loaded.txn.id}/permanente`);
+      });
+
       router.post('/otp', form, kit.csrfProtection, async (req, res) => {
         const loaded = await kit.loadTxn(req, res, 'permanente');
         if (!loaded) return;
@@ -225,7 +244,7 @@ export function createPermanente(deps: CodeMethodDeps): Authenticator {
         if (!reaches(OTP_VARIANT, txn, sp, citizen)) {
           const ctx = kit.page(req, res);
           const loa = requestedLoaName(ctx.t, revive(txn).requestedLoa);
-          return passwordPage(req, res, txn, 403, { error: ctx.t('permanente.insufficient', { level: registrationName(ctx.t, citizen.registrationLevel), loa }) });
+          return passwordPage(req, res, txn, 403, { errorField: null, error: ctx.t('permanente.insufficient', { level: registrationName(ctx.t, citizen.registrationLevel), loa }) });
         }
         await finish(req, res, txn, citizen, OTP_VARIANT);
       });

@@ -90,7 +90,11 @@ export function sendPage(res: Response, status: number, body: string): void {
 /** Over an abuse limit: HTTP 429 and a page that says to come back later, nothing about registration. */
 export function tooManyAttempts(req: Request, res: Response, retryAfterSeconds: number): void {
   res.setHeader('Retry-After', String(retryAfterSeconds));
-  renderError(req, res, 429, 'limits.too_many', { minutes: String(Math.ceil(retryAfterSeconds / 60)) });
+  // Another method may still work; or the citizen goes back to the service.
+  const txnId = String(req.params.txn ?? '');
+  renderError(req, res, 429, 'limits.too_many', { minutes: String(Math.ceil(retryAfterSeconds / 60)) }, {
+    next: [{ kind: 'chooser', txnId }, { kind: 'return', txnId }],
+  });
 }
 
 /** The requested LoA as the citizen reads it (`sustancial`, `substantial / high`). */

@@ -7,6 +7,7 @@ import type { Citizen } from '../../citizens/types';
 import type { ServiceProvider } from '../../trust/types';
 import type { AuthnKit } from '../../web/kit';
 import type { MessageKey } from '../../web/i18n';
+import { clock, parseDate, type FormError } from '../../web/forms';
 import { subjectFromCitizen, type Authenticator } from '../types';
 import {
   codeTools,
@@ -28,12 +29,6 @@ export const PIN_VARIANT = 'pin.sms';
 /** Registry states that may receive a Cl@ve PIN: registered, whether Permanente is activated, not yet, or its password locked (a separate credential). */
 const PIN_STATUSES: ReadonlySet<Citizen['status']> = new Set(['active', 'pending', 'locked']);
 
-function isCalendarDate(s: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
-  const d = new Date(`${s}T00:00:00Z`);
-  return !Number.isNaN(d.getTime()) && d.toISOString().startsWith(s);
-}
-
 /**
  * Cl@ve PIN: DNI/NIE + DNI validity date, matched against the registry, then a one-time PIN by
  * SMS to the registered mobile (10 minutes, single use, 3 tries, 60 s between sends). A wrong
@@ -48,13 +43,17 @@ export function createPin(deps: CodeMethodDeps): Authenticator {
       const tools = codeTools(kit, deps);
       const rules = tools.settings.pin;
 
-      const identifyPage = (req: Request, res: Response, txn: LoginTransaction, status: number, m: { dni?: string; validityDate?: string; error?: MessageKey; vars?: Record<string, string | number> } = {}) => {
+      type Problem = { key: MessageKey; field?: string; vars?: Record<string, string | number> };
+      const identifyPage = (req: Request, res: Response, txn: LoginTransaction, status: number, m: { dni?: string; validityDate?: string; problems?: Problem[] } = {}) => {
         const ctx = kit.page(req, res);
-        sendPage(res, status, pinIdentifyPage(ctx, { txnId: txn.id, dni: m.dni, validityDate: m.validityDate, error: m.error ? ctx.t(m.error, m.vars) : undefined }));
+        const errors: FormError[] = (m.problems ?? []).map((p) => ({ message: ctx.t(p.key, p.vars), field: p.field }));
+        sendPage(res, status, pinIdentifyPage(ctx, { txnId: txn.id, dni: m.dni, validityDate: m.validityDate, errors }));
       };
       const codePage = (req: Request, res: Response, txn: LoginTransaction, status: number, m: { error?: MessageKey; info?: MessageKey; vars?: Record<string, string | number> } = {}) => {
         const ctx = kit.page(req, res);
-        const vars = { phone: stepString(txn.step, 'phone') ?? '', minutes: Math.round(rules.ttlSeconds / 60), length: rules.length, ...m.vars };
+        const minutes = Math.round(rules.ttlSeconds / 60);
+        const vars = { phone: stepString(txn.step, 'phone') ?? '', minutes, length: rules.length, ...m.vars };
+        const expiresAt = stepString(txn.step, 'expiresAt');
         sendPage(
           res,
           status,
@@ -62,8 +61,9 @@ export function createPin(deps: CodeMethodDeps): Authenticator {
             txnId: txn.id,
             resendSeconds: rules.resendSeconds,
             length: rules.length,
-            error: m.error ? ctx.t(m.error, vars) : undefined,
+            errors: m.error ? [{ message: ctx.t(m.error, vars), field: 'pin' }] : [],
             info: m.info ? ctx.t(m.info, vars) : undefined,
+            timer: expiresAt ? ctx.t('pin.timer', { time: clock(ctx.lang, new Date(expiresAt)), minutes }) : undefined,
           }),
         );
       };
@@ -73,7 +73,7 @@ export function createPin(deps: CodeMethodDeps): Authenticator {
       const insufficient = (req: Request, res: Response, txn: LoginTransaction, citizen: Citizen) => {
         const ctx = kit.page(req, res);
         const error = ctx.t('pin.insufficient', { level: registrationName(ctx.t, citizen.registrationLevel), loa: requestedLoaName(ctx.t, revive(txn).requestedLoa) });
-        sendPage(res, 403, pinIdentifyPage(ctx, { txnId: txn.id, error }));
+        sendPage(res, 403, pinIdentifyPage(ctx, { txnId: txn.id, errors: [{ message: error }] }));
       };
       /** The citizen of the code step, if still allowed to use PIN. */
       const stepCitizen = async (txn: LoginTransaction): Promise<Citizen | null> => {
@@ -97,28 +97,33 @@ export function createPin(deps: CodeMethodDeps): Authenticator {
         const dniInput = field(req, 'dni').trim();
         const validityDate = field(req, 'validity_date').trim();
         const again = { dni: dniInput, validityDate };
-        if (!dniInput || !validityDate) return identifyPage(req, res, txn, 400, { ...again, error: 'field.required' });
+        const problems: Problem[] = [];
+        if (!dniInput) problems.push({ key: 'pin.dni.required', field: 'dni' });
+        if (!validityDate) problems.push({ key: 'pin.validity_date.required', field: 'validity_date' });
+        if (problems.length) return identifyPage(req, res, txn, 400, { ...again, problems });
         const dni = validateDniNie(dniInput);
-        if (!dni.ok) return identifyPage(req, res, txn, 400, { ...again, error: 'pin.invalid_dni', vars: { reason: dni.reason } });
-        if (!isCalendarDate(validityDate)) return identifyPage(req, res, txn, 400, { ...again, error: 'pin.invalid_date' });
+        const isoDate = parseDate(validityDate);
+        if (!dni.ok) problems.push({ key: 'pin.invalid_dni', field: 'dni', vars: { reason: kit.page(req, res).t(dni.code === 'check_letter' ? 'dni.check_letter' : 'dni.format') } });
+        if (!isoDate) problems.push({ key: 'pin.invalid_date', field: 'validity_date' });
+        if (!dni.ok || !isoDate) return identifyPage(req, res, txn, 400, { ...again, problems });
 
         const attempt = { dni: dni.value, address: req.ip };
         const verdict = await tools.limits.check(attempt);
         if (verdict.blocked) return tooManyAttempts(req, res, verdict.retryAfterSeconds);
 
         const citizen = await kit.citizens.findByDni(dni.value);
-        if (!citizen || !PIN_STATUSES.has(citizen.status) || citizen.dniValidityDate !== validityDate) {
+        if (!citizen || !PIN_STATUSES.has(citizen.status) || citizen.dniValidityDate !== isoDate) {
           // Unknown DNI, wrong date, deregistered or locked: one answer, counted as a failure.
           kit.log.info({ event: 'auth.pin.no_match', who: maskDni(dni.value), txn: txn.id }, 'Cl@ve PIN identification did not match');
           const after = await tools.limits.fail(attempt, 'identification');
           if (after.blocked) return tooManyAttempts(req, res, after.retryAfterSeconds);
-          return identifyPage(req, res, txn, 401, { ...again, error: 'pin.no_match' });
+          return identifyPage(req, res, txn, 401, { ...again, problems: [{ key: 'pin.no_match', field: 'dni' }] });
         }
         if (!reachable(txn, sp, citizen)) return insufficient(req, res, txn, citizen);
 
         const sent = await sendCode(tools, kit, txn.id, 'pin', citizen);
-        if (!sent.ok) return identifyPage(req, res, txn, sent.status, { ...again, error: sent.key, vars: sent.vars });
-        const next: LoginTransaction = { ...txn, step: { stage: 'code', citizenId: citizen.id, phone: sent.phone } };
+        if (!sent.ok) return identifyPage(req, res, txn, sent.status, { ...again, problems: [{ key: sent.key, vars: sent.vars }] });
+        const next: LoginTransaction = { ...txn, step: { stage: 'code', citizenId: citizen.id, phone: sent.phone, expiresAt: sent.expiresAt.toISOString() } };
         await kit.broker.transactions.save(next, kit.now());
         codePage(req, res, next, 200, { info: 'pin.sent' });
       });
@@ -131,7 +136,9 @@ export function createPin(deps: CodeMethodDeps): Authenticator {
         if (!citizen) return res.redirect(303, `/login/${txn.id}/pin`);
         const sent = await sendCode(tools, kit, txn.id, 'pin', citizen);
         if (!sent.ok) return codePage(req, res, txn, sent.status, { error: sent.key, vars: sent.vars });
-        codePage(req, res, txn, 200, { info: 'pin.resent' });
+        const renewed: LoginTransaction = { ...txn, step: { ...txn.step, expiresAt: sent.expiresAt.toISOString() } };
+        await kit.broker.transactions.save(renewed, kit.now());
+        codePage(req, res, renewed, 200, { info: 'pin.resent' });
       });
 
       router.post('/verify', form, kit.csrfProtection, async (req, res) => {

@@ -1,40 +1,49 @@
 import { html, raw, type Raw } from '../../web/html';
+import { errorSummary, inputField, codeAttrs, notice, stepCaption, stepTitle, type FormError, type Step } from '../../web/forms';
 import { csrfField, layout, type PageContext } from '../../web/views';
 
+/** A single form-level message as the pages before the error summary showed it (kept for the Permanente pages). */
 export function messages(m: { error?: string; info?: string }): Raw {
   return html`${m.error ? html`<p class="error" role="alert" id="form-error">${m.error}</p>` : ''}
 ${m.info ? html`<p class="notice" role="status">${m.info}</p>` : ''}`;
 }
 
-function describedBy(ids: (string | false | undefined)[]): Raw {
-  const list = ids.filter(Boolean).join(' ');
-  return list ? raw(` aria-describedby="${list}"`) : raw('');
-}
-
 export interface PinIdentifyModel {
   txnId: string;
   dni?: string;
+  /** As the citizen typed it (shown again as typed). */
   validityDate?: string;
-  error?: string;
+  errors?: FormError[];
   info?: string;
 }
 
-/** Cl@ve PIN, step 1: DNI/NIE and DNI validity date (form contract: `dni`, `validity_date`). */
+const PIN_STEPS = 2;
+
+function identifyStep(ctx: PageContext): Step {
+  return { n: 1, of: PIN_STEPS, name: ctx.t('pin.step.identify') };
+}
+
+/**
+ * Cl@ve PIN, step 1: DNI/NIE and DNI validity date (form contract: `dni`, `validity_date`). The
+ * date is a text field that takes day/month/year as printed on the DNI (or ISO), as its hint says:
+ * a browser date picker shows its own format, which contradicted the hint.
+ */
 export function pinIdentifyPage(ctx: PageContext, m: PinIdentifyModel): string {
   const { t } = ctx;
+  const errors = m.errors ?? [];
+  const step = identifyStep(ctx);
   return layout(
     ctx,
-    t('pin.title'),
-    html`<h1>${t('pin.title')}</h1>
+    stepTitle(ctx, t('pin.title'), step, errors.length > 0),
+    html`${errorSummary(ctx, errors)}
+${stepCaption(ctx, t('pin.title'), step)}
+<h1>${t('pin.step.identify.heading')}</h1>
 <p>${t('pin.intro')}</p>
-${messages(m)}
-<form method="post" action="/login/${m.txnId}/pin">
+${notice(m.info)}
+<form method="post" action="/login/${m.txnId}/pin" novalidate>
 ${csrfField(ctx)}
-<p><label for="dni">${t('pin.dni')}</label>
-<input id="dni" name="dni" autocomplete="username" required spellcheck="false" value="${m.dni ?? ''}"${describedBy([m.error && 'form-error'])}></p>
-<p><label for="validity_date">${t('pin.validity_date')}</label>
-<input id="validity_date" name="validity_date" type="date" required placeholder="AAAA-MM-DD" pattern="\\d{4}-\\d{2}-\\d{2}" value="${m.validityDate ?? ''}"${describedBy(['validity_date-hint', m.error && 'form-error'])}>
-<span class="hint" id="validity_date-hint">${t('pin.validity_date.hint')}</span></p>
+${inputField(ctx, { id: 'dni', label: t('pin.dni'), value: m.dni ?? '', errors, attrs: raw(' autocomplete="username" required spellcheck="false"') })}
+${inputField(ctx, { id: 'validity_date', label: t('pin.validity_date'), value: m.validityDate ?? '', hint: t('pin.validity_date.hint'), errors, attrs: raw(' inputmode="numeric" autocomplete="off" required spellcheck="false"') })}
 <p><button type="submit">${t('pin.request')}</button></p>
 </form>
 <p><a href="/login/${m.txnId}">${t('back')}</a></p>`,
@@ -45,22 +54,28 @@ export interface PinCodeModel {
   txnId: string;
   resendSeconds: number;
   length: number;
-  error?: string;
+  errors?: FormError[];
   info?: string;
+  /** "You have until 14:52 ...; need more time? ask for a new PIN" (WCAG 2.2.1). */
+  timer?: string;
 }
 
 /** Cl@ve PIN, step 2: the PIN (form contract: `pin`), and a resend button that works without JavaScript. */
 export function pinCodePage(ctx: PageContext, m: PinCodeModel): string {
   const { t } = ctx;
+  const errors = m.errors ?? [];
+  const step: Step = { n: 2, of: PIN_STEPS, name: t('pin.step.code') };
   return layout(
     ctx,
-    t('pin.title'),
-    html`<h1>${t('pin.title')}</h1>
-${messages(m)}
-<form method="post" action="/login/${m.txnId}/pin/verify">
+    stepTitle(ctx, t('pin.title'), step, errors.length > 0),
+    html`${errorSummary(ctx, errors)}
+${stepCaption(ctx, t('pin.title'), step)}
+<h1>${t('pin.step.code.heading')}</h1>
+${notice(m.info)}
+${m.timer ? html`<p class="timer">${m.timer}</p>` : ''}
+<form method="post" action="/login/${m.txnId}/pin/verify" novalidate>
 ${csrfField(ctx)}
-<p><label for="pin">${t('pin.pin')}</label>
-<input id="pin" name="pin" inputmode="numeric" autocomplete="one-time-code" required pattern="[0-9]{${m.length}}" maxlength="${m.length}" spellcheck="false"${describedBy([m.error && 'form-error'])}></p>
+${inputField(ctx, { id: 'pin', label: t('pin.pin'), errors, attrs: codeAttrs(m.length) })}
 <p><button type="submit">${t('pin.submit')}</button></p>
 </form>
 <form method="post" action="/login/${m.txnId}/pin/resend">

@@ -48,11 +48,14 @@ export function loginRouter(kit: AuthnKit, authenticators: Authenticator[], sess
     res.redirect(303, `/login/${txn.id}/${method}`);
   });
 
+  // Cancel from the chooser, or "return to the service" from an error page (also once the login expired).
   router.post('/login/:txn/cancel', form, kit.csrfProtection, async (req, res) => {
-    const post = await kit.broker.fail(String(req.params.txn), {
+    const txnId = String(req.params.txn);
+    const expired = await kit.broker.loadExpired(txnId);
+    const post = await kit.broker.fail(txnId, {
       status: STATUS.responder,
       subStatus: STATUS.authnFailed,
-      message: 'The citizen cancelled the authentication',
+      message: expired ? 'The login expired before the citizen completed it' : 'The citizen cancelled the authentication',
     });
     if (!post) return renderError(req, res, 410, 'error.expired');
     renderPost(req, res, post);

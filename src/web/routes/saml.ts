@@ -1,10 +1,14 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { Broker } from '../../broker/broker';
 import { intakeOptions } from '../../broker/intake';
+import { PasarelaError } from '../../errors';
 import { receiveAuthnRequest, type ReceiveOptions } from '../../saml/request';
 import type { KeyValueStore } from '../../store/types';
 import type { TrustRegistry } from '../../trust/types';
+import { STORE_UNAVAILABLE } from '../../faults';
+import type { Metrics } from '../../metrics';
 import { renderError, renderPost, type WebDeps } from '../render';
+import { answerUnavailable, setRespondTo } from '../unavailable';
 
 export interface SamlRouteDeps extends WebDeps {
   broker: Broker;
@@ -15,7 +19,11 @@ export interface SamlRouteDeps extends WebDeps {
   maxRequestAgeSeconds: number;
   sessionCookieName: string;
   now?: () => Date;
+  /** Counts rejections by reason code and backend failures (optional: tests build the router alone). */
+  metrics?: Pick<Metrics, 'samlRejections' | 'recordBackendError'>;
 }
+
+const NO_METRICS: Pick<Metrics, 'recordBackendError'> = { recordBackendError: () => undefined };
 
 /** /saml/sso: HTTP-Redirect (GET) and HTTP-POST. All checks live in saml/request; this only adapts HTTP. */
 export function samlRouter(deps: SamlRouteDeps): Router {
@@ -26,12 +34,18 @@ export function samlRouter(deps: SamlRouteDeps): Router {
     const received = await receiveAuthnRequest(msg, receiveOptions());
     if (!received.ok) {
       const f = received.failure;
+      // The replay cache (the intake's last step) could not be reached: our fault, not the SP's.
+      if (f.code === STORE_UNAVAILABLE && f.respondTo) {
+        setRespondTo(res, f.respondTo);
+        return answerUnavailable({ broker: deps.broker, metrics: deps.metrics ?? NO_METRICS }, req, res, new PasarelaError(STORE_UNAVAILABLE, f.message));
+      }
+      deps.metrics?.samlRejections.inc({ code: f.code });
       req.log.info({ event: 'saml.request.rejected', code: f.code, reason: f.message, respond: !!f.respondTo }, 'AuthnRequest rejected');
       if (f.respondTo) {
         const post = await deps.broker.errorPost(f.respondTo, { status: f.status, subStatus: f.subStatus, message: f.message });
         renderPost(req, res, post);
       } else {
-        renderError(req, res, 400, 'error.request', { message: f.message });
+        renderError(req, res, 400, 'error.request', undefined, { detail: f.message });
       }
       return;
     }
@@ -40,6 +54,13 @@ export function samlRouter(deps: SamlRouteDeps): Router {
       { event: 'saml.request.accepted', sp: sp.entityId, requestId: request.id, binding: request.binding, loa: request.requestedLoa },
       'AuthnRequest accepted',
     );
+    // From here a backing-service failure is answered at this ACS (app.ts error handler).
+    setRespondTo(res, {
+      spEntityId: sp.entityId,
+      acs: request.acs,
+      inResponseTo: request.id,
+      ...(request.relayState !== undefined ? { relayState: request.relayState } : {}),
+    });
     const cookies = (req.cookies ?? {}) as Record<string, string>;
     const decision = await deps.broker.start(request, sp, cookies[deps.sessionCookieName], req.ip);
     if (decision.kind === 'respond') {
