@@ -79,7 +79,7 @@ test('a real browser: a locked password recovered (DNI + validity date -> SMS co
 test('the account pages pass axe-core (WCAG 2.2 A/AA): first steps and the password step with an error', async () => {
   const context = await live.browser.newContext({ locale: 'es-ES', bypassCSP: true });
   const page = await context.newPage();
-  for (const p of ['/account/activate', '/account/password', '/account/recover', '/account/deregister']) {
+  for (const p of ['/account/activate', '/account/password', '/account/recover', '/account/deregister', '/account/register']) {
     await page.goto(`${live.broker.baseUrl}${p}`);
     expect({ page: p, violations: await axeViolations(page) }).toEqual({ page: p, violations: [] });
   }
