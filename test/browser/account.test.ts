@@ -31,6 +31,7 @@ test('a real browser without JavaScript: activation (DNI + code -> SMS code -> p
   await page.fill('#password_confirm', 'corta');
   await page.click('form button[type=submit]');
   expect(await page.locator('[role=alert]').textContent()).toContain('tiene menos de 8 caracteres');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'account-password-rejected.png'), fullPage: true });
   await page.fill('#password', PASSWORD);
   await page.fill('#password_confirm', PASSWORD);
   await page.click('form button[type=submit]');
