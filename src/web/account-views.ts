@@ -1,4 +1,4 @@
-import { messages } from '../authn/pin/views';
+import { errorSummary, inputField, notice, stepCaption, stepTitle, type FormError, type Step } from './forms';
 import { html, raw, type Raw } from './html';
 import type { MessageKey } from './i18n';
 import { csrfField, layout, type PageContext } from './views';
@@ -43,6 +43,8 @@ export interface AccountStepModel {
   confirm?: boolean;
   /** Links to the neighbouring services. */
   links?: Array<{ href: string; label: MessageKey }>;
+  /** "Paso 2 de 3: ..." in the title and above the heading. */
+  step?: Step;
 }
 
 export function policyBlock(ctx: PageContext, days: number): Raw {
@@ -54,21 +56,25 @@ export function policyBlock(ctx: PageContext, days: number): Raw {
 /** A step of an account service: a plain form, works without JavaScript, a label per input. */
 export function accountStepPage(ctx: PageContext, m: AccountStepModel): string {
   const { t } = ctx;
+  const title = t(m.title);
+  // A refused answer is about the first field of the step (the code, the password, ...).
+  const errors: FormError[] = m.error ? [{ message: m.error, field: m.fields[0]?.name }] : [];
   const inputs = m.fields.map((f) => {
-    const described = [f.hint ? `${f.name}-hint` : '', f.name.startsWith('password') && m.policyDays ? 'policy-rules' : '', m.error ? 'form-error' : ''].filter(Boolean).join(' ');
-    const value = f.value !== undefined && !f.name.includes('password') ? html` value="${f.value}"` : '';
-    return html`<p><label for="${f.name}">${t(f.label)}</label>
-<input id="${f.name}" name="${f.name}"${f.optional ? '' : raw(' required')} ${raw(INPUT[f.name])}${value}${described ? raw(` aria-describedby="${described}"`) : ''}>
-${f.hint ? html`<span class="hint" id="${f.name}-hint">${t(f.hint)}</span>` : ''}</p>`;
+    const describesPolicy = f.name.startsWith('password') && m.policyDays;
+    const attrs = raw(`${f.optional ? '' : ' required'} ${INPUT[f.name]}${describesPolicy ? ' aria-details="policy-rules"' : ''}`);
+    const value = f.value !== undefined && !f.name.includes('password') ? f.value : undefined;
+    return inputField(ctx, { id: f.name, label: t(f.label), attrs, value, hint: f.hint ? t(f.hint) : undefined, errors });
   });
   return layout(
     ctx,
-    t(m.title),
-    html`<h1>${t(m.title)}</h1>
+    stepTitle(ctx, title, m.step, errors.length > 0),
+    html`${errorSummary(ctx, errors)}
+${m.step ? stepCaption(ctx, title, m.step) : ''}
+<h1>${title}</h1>
 ${m.intro ? html`<p>${m.intro}</p>` : ''}
-${messages(m)}
+${notice(m.info)}
 ${m.policyDays ? policyBlock(ctx, m.policyDays) : ''}
-<form method="post" action="${m.action}">
+<form method="post" action="${m.action}" novalidate>
 ${csrfField(ctx)}
 ${m.flow ? html`<input type="hidden" name="flow" value="${m.flow}">` : ''}
 ${inputs}

@@ -213,6 +213,10 @@ const es = {
   'account.mobile.hint': 'En formato internacional, por ejemplo +34600000000. Recibirá en él los códigos de Cl@ve.',
   'account.email': 'Correo electrónico (opcional)',
   'account.birth_date': 'Fecha de nacimiento',
+  'account.step.identify': 'identifíquese',
+  'account.step.otp': 'el código recibido por SMS',
+  'account.step.password': 'la contraseña nueva',
+  'account.step.confirm': 'confirme la baja',
   'account.save_failed': 'No hemos podido guardar el cambio y no se ha modificado nada. Inténtelo de nuevo en unos minutos.',
 } as const;
 
@@ -429,6 +433,10 @@ const en: Record<MessageKey, string> = {
   'account.mobile.hint': 'In international form, for example +34600000000. Your Cl@ve codes go there.',
   'account.email': 'E-mail (optional)',
   'account.birth_date': 'Date of birth',
+  'account.step.identify': 'identify yourself',
+  'account.step.otp': 'the code sent by SMS',
+  'account.step.password': 'the new password',
+  'account.step.confirm': 'confirm',
   'account.save_failed': 'We could not save the change, and nothing was modified. Please try again in a few minutes.',
 };
 

@@ -88,7 +88,10 @@ test('the account pages pass axe-core (WCAG 2.2 A/AA): first steps and the passw
   await page.fill('#dni', '00000000T');
   await page.fill('#activation_code', 'AAAA-BBBB-CCCC-DDDD');
   await page.click('form button[type=submit]');
-  expect(await page.locator('[role=alert]').textContent()).toBe('El DNI/NIE o el código de activación no son correctos.');
+  // The error summary links to the field; the title says which step and that it was refused.
+  expect(await page.locator('.error-summary a[href="#dni"]').textContent()).toBe('El DNI/NIE o el código de activación no son correctos.');
+  expect(await page.title()).toBe('Error: Paso 1 de 3: identifíquese — Activar Cl@ve Permanente · Pasarela');
+  expect(await page.locator('#dni').getAttribute('aria-invalid')).toBe('true');
   expect(await axeViolations(page)).toEqual([]);
   await context.close();
 });
