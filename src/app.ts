@@ -15,6 +15,8 @@ import { requestContext } from './log';
 import { infoRouter } from './web/info';
 import { loginRouter } from './web/routes/login';
 import { accountRouter } from './web/routes/account';
+import { accountRegisterRouter } from './web/routes/account-register';
+import { certificateHostUrl } from './authn/certificate';
 import type { MethodId } from './saml/types';
 import { metadataRouter } from './web/routes/metadata';
 import { samlRouter } from './web/routes/saml';
@@ -147,6 +149,13 @@ export function createApp(s: Services): Express {
       lifecycle: s.lifecycle,
       codeDeps: { notifier: s.notifier, otp: config.otp, notifyRate: config.notify.rate },
       revokeSessions: (citizenId) => s.broker.sessions.revokeSubject(citizenId, s.now()),
+    }),
+  );
+  app.use(
+    accountRegisterRouter(kit, {
+      lifecycle: s.lifecycle,
+      codeDeps: { notifier: s.notifier, otp: config.otp, notifyRate: config.notify.rate },
+      certificateHostUrl: config.methods.enabled.includes('certificate') ? certificateHostUrl(s.certificate) : undefined,
     }),
   );
   app.use(infoRouter({ loaPolicy: config.loaPolicy, methods: config.methods.enabled as MethodId[] }));

@@ -67,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
         password: values.password,
       });
       console.log(`citizen ${maskDni(c.dni)} registered (${c.registrationLevel}, ${c.status})`);
+      if (c.status === 'pending') console.log('no password yet: `citizen reissue-code --dni …` gives the activation code for /account/activate');
       return 0;
     }
     if (area === 'citizen' && action === 'show') {

@@ -270,7 +270,8 @@ export class CitizenLifecycle {
    */
   async activate(citizenId: string, codeId: string, password: string, confirm: string, ctx: AuditContext = {}): Promise<Citizen> {
     const row = await this.rowById(this.deps.ds.manager, citizenId);
-    const passwordHash = await this.acceptablePassword(row, password, confirm, false);
+    // A re-issued code for an account that already has passwords: the history rule applies too.
+    const passwordHash = await this.acceptablePassword(row, password, confirm, row.status !== 'pending');
     return this.deps.ds.transaction(async (m) => {
       const code = await m.getRepository(ActivationCodeEntity).findOneBy({ id: codeId, citizenId });
       if (!code || code.status !== 'active') throw new ActivationCodeError(code?.status === 'used' ? 'used' : code?.status === 'locked' ? 'locked' : 'wrong');

@@ -180,7 +180,7 @@ export class CitizenRepository {
   async verifyPassword(dniInput: string, password: string, ctx: AuditContext = {}): Promise<PasswordCheck> {
     const dni = normalizeDni(dniInput);
     const actor = ctx.actor ?? 'citizen';
-    const login = ctx.login ? { method: ctx.login.method, sp: ctx.login.sp } : {};
+    const login = { ...(ctx.login ? { method: ctx.login.method, sp: ctx.login.sp } : {}), ...(ctx.address ? { address: ctx.address } : {}) };
     const row = await this.rowByDni(dni);
     const usable = row !== null && row.passwordHash !== null && (row.status === 'active' || row.status === 'locked');
     const good = await verifyPassword(password, usable ? row.passwordHash! : await decoy());

@@ -1,14 +1,16 @@
-import { messages } from '../authn/pin/views';
+import { errorSummary, inputField, notice, stepCaption, stepTitle, type FormError, type Step } from './forms';
 import { html, raw, type Raw } from './html';
 import type { MessageKey } from './i18n';
 import { csrfField, layout, type PageContext } from './views';
 
 /** One input of an account step; names come from the form contract (DESIGN.md). */
 export interface AccountField {
-  name: 'dni' | 'activation_code' | 'current_password' | 'validity_date' | 'otp' | 'password' | 'password_confirm';
+  name: 'dni' | 'activation_code' | 'current_password' | 'validity_date' | 'otp' | 'password' | 'password_confirm' | 'mobile' | 'email' | 'birth_date';
   label: MessageKey;
   value?: string;
   hint?: MessageKey;
+  /** Not `required` (e-mail at registration). */
+  optional?: boolean;
 }
 
 const INPUT: Record<AccountField['name'], string> = {
@@ -19,6 +21,9 @@ const INPUT: Record<AccountField['name'], string> = {
   otp: 'inputmode="numeric" autocomplete="one-time-code" spellcheck="false" maxlength="10"',
   password: 'type="password" autocomplete="new-password"',
   password_confirm: 'type="password" autocomplete="new-password"',
+  mobile: 'type="tel" autocomplete="tel" spellcheck="false"',
+  email: 'type="email" autocomplete="email" spellcheck="false"',
+  birth_date: 'type="date" autocomplete="bday" placeholder="AAAA-MM-DD" pattern="\\d{4}-\\d{2}-\\d{2}"',
 };
 
 export interface AccountStepModel {
@@ -38,6 +43,8 @@ export interface AccountStepModel {
   confirm?: boolean;
   /** Links to the neighbouring services. */
   links?: Array<{ href: string; label: MessageKey }>;
+  /** "Paso 2 de 3: ..." in the title and above the heading. */
+  step?: Step;
 }
 
 export function policyBlock(ctx: PageContext, days: number): Raw {
@@ -49,21 +56,25 @@ export function policyBlock(ctx: PageContext, days: number): Raw {
 /** A step of an account service: a plain form, works without JavaScript, a label per input. */
 export function accountStepPage(ctx: PageContext, m: AccountStepModel): string {
   const { t } = ctx;
+  const title = t(m.title);
+  // A refused answer is about the first field of the step (the code, the password, ...).
+  const errors: FormError[] = m.error ? [{ message: m.error, field: m.fields[0]?.name }] : [];
   const inputs = m.fields.map((f) => {
-    const described = [f.hint ? `${f.name}-hint` : '', f.name.startsWith('password') && m.policyDays ? 'policy-rules' : '', m.error ? 'form-error' : ''].filter(Boolean).join(' ');
-    const value = f.value !== undefined && !f.name.includes('password') ? html` value="${f.value}"` : '';
-    return html`<p><label for="${f.name}">${t(f.label)}</label>
-<input id="${f.name}" name="${f.name}" required ${raw(INPUT[f.name])}${value}${described ? raw(` aria-describedby="${described}"`) : ''}>
-${f.hint ? html`<span class="hint" id="${f.name}-hint">${t(f.hint)}</span>` : ''}</p>`;
+    const describesPolicy = f.name.startsWith('password') && m.policyDays;
+    const attrs = raw(`${f.optional ? '' : ' required'} ${INPUT[f.name]}${describesPolicy ? ' aria-details="policy-rules"' : ''}`);
+    const value = f.value !== undefined && !f.name.includes('password') ? f.value : undefined;
+    return inputField(ctx, { id: f.name, label: t(f.label), attrs, value, hint: f.hint ? t(f.hint) : undefined, errors });
   });
   return layout(
     ctx,
-    t(m.title),
-    html`<h1>${t(m.title)}</h1>
+    stepTitle(ctx, title, m.step, errors.length > 0),
+    html`${errorSummary(ctx, errors)}
+${m.step ? stepCaption(ctx, title, m.step) : ''}
+<h1>${title}</h1>
 ${m.intro ? html`<p>${m.intro}</p>` : ''}
-${messages(m)}
+${notice(m.info)}
 ${m.policyDays ? policyBlock(ctx, m.policyDays) : ''}
-<form method="post" action="${m.action}">
+<form method="post" action="${m.action}" novalidate>
 ${csrfField(ctx)}
 ${m.flow ? html`<input type="hidden" name="flow" value="${m.flow}">` : ''}
 ${inputs}

@@ -96,7 +96,7 @@ export function createKit(deps: KitDeps): AuthnKit {
           actor: 'citizen',
           citizenId: subject.citizenId,
           requestId: String(req.id),
-          detail: { method: result.method, variant: result.variant, loa: result.achievedLoa, sp: done.spEntityId, selectedIdP: result.selectedIdP, ...(subject.citizenId ? {} : { who: maskDni(subject.dni) }) },
+          detail: { method: result.method, variant: result.variant, loa: result.achievedLoa, sp: done.spEntityId, selectedIdP: result.selectedIdP, address: req.ip, ...(subject.citizenId ? {} : { who: maskDni(subject.dni) }) },
         });
       }
       if (done.session) {

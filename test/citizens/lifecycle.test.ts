@@ -234,6 +234,16 @@ describeEachPair('citizen lifecycle service', (pair) => {
     expect(types).toEqual(expect.arrayContaining(['citizen.locked', 'citizen.recovered', 'citizen.unlocked']));
   });
 
+  test('a re-issued code for an active account sets a new password, not one of the last 5', async () => {
+    const { r, id } = await activeCitizen();
+    const { code } = await lifecycle.reissueCode(r.dni);
+    const checked = await lifecycle.checkActivationCode(r.dni, code!);
+    if (!checked.ok) throw new Error('code refused');
+    await expect(lifecycle.activate(id, checked.codeId, PASSWORDS[0]!, PASSWORDS[0]!)).rejects.toMatchObject({ reasons: ['reused'] });
+    await lifecycle.activate(id, checked.codeId, PASSWORDS[4]!, PASSWORDS[4]!);
+    expect((await citizens.verifyPassword(r.dni, PASSWORDS[4]!)).ok).toBe(true);
+  });
+
   test('password validity: expired after 365 days by the injected clock', async () => {
     const { id } = await activeCitizen();
     const c = (await citizens.findById(id))!;

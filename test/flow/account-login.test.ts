@@ -120,8 +120,8 @@ describeEachPair('account services at the Cl@ve Permanente login', (pair) => {
     expect(posted(ok.res.text).samlResponse).toBeTruthy();
     const citizen = (await broker.services.citizens.findByDni(r.dni))!;
     const events = await new AuditLog(ds).list({ citizenId: citizen.id });
-    expect(events.find((e) => e.type === 'auth.login.succeeded')!.detail).toMatchObject({ method: 'permanente', loa: 'low', sp: SP_ENTITY, selectedIdP: 'SEGSOC' });
-    expect(events.find((e) => e.type === 'auth.password.failed')!.detail).toMatchObject({ reason: 'bad_password', method: 'permanente', sp: SP_ENTITY });
+    expect(events.find((e) => e.type === 'auth.login.succeeded')!.detail).toMatchObject({ method: 'permanente', loa: 'low', sp: SP_ENTITY, selectedIdP: 'SEGSOC', address: expect.stringMatching(/^198\.51\./) });
+    expect(events.find((e) => e.type === 'auth.password.failed')!.detail).toMatchObject({ reason: 'bad_password', method: 'permanente', sp: SP_ENTITY, address: expect.stringMatching(/^198\.51\./) });
     expect(JSON.stringify(events)).not.toContain(r.dni);
   });
 });

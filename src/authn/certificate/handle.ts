@@ -46,3 +46,15 @@ export function parseLoginResult(raw: string): CertificateLoginResult | null {
   if (id.dateOfBirth !== undefined && !isString(id.dateOfBirth)) return null;
   return r as unknown as CertificateLoginResult;
 }
+
+/** A registration flow id of /account/register (issue 7), opened by the main host before the TLS hop. */
+export const REGISTRATION_FLOW_PATTERN = /^[A-Za-z0-9_-]{32}$/;
+
+export function registrationFlowKey(flow: string): string {
+  return `acctreg:${flow}`;
+}
+
+/** What a registration's certificate result is bound to (in place of a login transaction id). */
+export function registrationBinding(flow: string): string {
+  return `account-register:${flow}`;
+}

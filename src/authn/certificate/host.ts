@@ -24,7 +24,7 @@ import { renderError, renderUnavailable } from '../../web/render';
 import { unavailableBackend } from '../../faults';
 import { STYLESHEET } from '../../web/views';
 import type { CertificateSettings } from './config';
-import { handleKey, type CertificateLoginResult } from './handle';
+import { handleKey, REGISTRATION_FLOW_PATTERN, registrationBinding, registrationFlowKey, type CertificateLoginResult } from './handle';
 import { certificateProblemPage } from './views';
 
 /**
@@ -187,7 +187,9 @@ export function createCertificateHostApp(
     res.json({ status: 'ok' });
   });
 
-  const problem = (req: Request, res: Response, code: CertErrorCode | 'ERR_CERT_PROXY_UNTRUSTED', detail: string | undefined, txnId: string) => {
+  /** `to`: a login transaction id (links back to its chooser), or the links themselves (account registration). */
+  const problem = (req: Request, res: Response, code: CertErrorCode | 'ERR_CERT_PROXY_UNTRUSTED', detail: string | undefined, to: string | { chooserHref: string; retryHref: string }) => {
+    const links = typeof to === 'string' ? { chooserHref: `${baseUrl}/login/${to}`, retryHref: `${baseUrl}/login/${to}/certificate` } : to;
     const ctx = pageContext(req, res);
     setCsp(res);
     res.setHeader('Cache-Control', 'no-store');
@@ -198,11 +200,72 @@ export function createCertificateHostApp(
         certificateProblemPage(ctx, {
           message: ctx.t(`certificate.error.${code}` as MessageKey),
           detail,
-          chooserHref: `${baseUrl}/login/${txnId}`,
-          retryHref: `${baseUrl}/login/${txnId}/certificate`,
+          chooserHref: links.chooserHref,
+          retryHref: links.retryHref,
           referenceId: String(req.id),
         }),
       );
+  };
+
+  /**
+   * The certificate the browser presented (TLS handshake, or a trusted proxy's header), validated:
+   * the result, or null after answering with the problem page. `to` says where its links go;
+   * `tag` names the login (or registration) in the logs.
+   */
+  const validatePresented = async (req: Request, res: Response, tag: string, to: Parameters<typeof problem>[4]) => {
+    const fail = (code: CertErrorCode | 'ERR_CERT_PROXY_UNTRUSTED', detail?: string): null => {
+      problem(req, res, code, detail, to);
+      return null;
+    };
+    const ip = remoteIp(req);
+    const header = req.get(headerName);
+    let presented: Buffer[] | X509Certificate[];
+    if (header !== undefined && (!proxies || !fromList(proxies, ip))) {
+      req.log.warn({ event: 'auth.certificate.proxy_refused', from: ip, txn: tag }, 'client certificate header from an address that is not a trusted proxy');
+      return fail('ERR_CERT_PROXY_UNTRUSTED');
+    }
+    if (proxies && fromList(proxies, ip)) {
+      if (!header) return fail('ERR_CERT_MISSING');
+      try {
+        presented = parsePemBundle(decodeURIComponent(header));
+      } catch (err) {
+        return fail('ERR_CERT_MALFORMED', err instanceof CertificateParseError ? err.message : 'the header is not a URL-encoded PEM certificate');
+      }
+    } else {
+      presented = req.socket instanceof TLSSocket ? presentedChain(req.socket) : [];
+    }
+    if (presented.length === 0) return fail('ERR_CERT_MISSING');
+
+    const [leaf, ...chain] = presented as Array<Buffer | X509Certificate>;
+    const at = now();
+    const result = await validateClientCertificate(leaf!, [...chain, ...trust.intermediates], {
+      anchors: trust.anchors,
+      now: at,
+      revocation,
+      maxIntermediates: settings.maxIntermediates,
+    });
+    if (!result.ok) {
+      req.log.info({ event: 'auth.certificate.rejected', code: result.code, reason: result.message, txn: tag }, 'client certificate rejected');
+      return fail(result.code, result.message);
+    }
+    for (const w of result.warnings) req.log.warn({ event: 'auth.certificate.warning', txn: tag, warning: w }, 'certificate check skipped');
+    return { ...result, at };
+  };
+
+  /** The one-time hand-back to the main host: the validated result under a random handle. */
+  const handOff = async (bindTo: string, result: NonNullable<Awaited<ReturnType<typeof validatePresented>>>): Promise<string> => {
+    const handle = randomBytes(24).toString('base64url');
+    const stored: CertificateLoginResult = {
+      v: 1,
+      txnId: bindTo,
+      kind: result.kind,
+      identity: result.identity,
+      issuer: result.issuer,
+      serial: result.serial,
+      at: result.at.toISOString(),
+    };
+    await store.set(handleKey(handle), JSON.stringify(stored), settings.handleTtlSeconds * 1000);
+    return handle;
   };
 
   app.all('/login/:txn/certificate/tls', async (req, res) => {
@@ -214,58 +277,29 @@ export function createCertificateHostApp(
     const loaded = await broker.load(txnId);
     if (!loaded || loaded.txn.method !== 'certificate') return renderError(req, res, 410, 'error.expired');
 
-    // Where the certificate comes from: the TLS handshake, or a trusted proxy's header.
-    const ip = remoteIp(req);
-    const header = req.get(headerName);
-    let presented: Buffer[] | X509Certificate[];
-    if (header !== undefined && (!proxies || !fromList(proxies, ip))) {
-      req.log.warn({ event: 'auth.certificate.proxy_refused', from: ip, txn: txnId }, 'client certificate header from an address that is not a trusted proxy');
-      return problem(req, res, 'ERR_CERT_PROXY_UNTRUSTED', undefined, txnId);
-    }
-    if (proxies && fromList(proxies, ip)) {
-      if (!header) return problem(req, res, 'ERR_CERT_MISSING', undefined, txnId);
-      try {
-        presented = parsePemBundle(decodeURIComponent(header));
-      } catch (err) {
-        const detail = err instanceof CertificateParseError ? err.message : 'the header is not a URL-encoded PEM certificate';
-        return problem(req, res, 'ERR_CERT_MALFORMED', detail, txnId);
-      }
-    } else {
-      presented = req.socket instanceof TLSSocket ? presentedChain(req.socket) : [];
-    }
-    if (presented.length === 0) return problem(req, res, 'ERR_CERT_MISSING', undefined, txnId);
-
-    const [leaf, ...chain] = presented as Array<Buffer | X509Certificate>;
-    const at = now();
-    const result = await validateClientCertificate(leaf!, [...chain, ...trust.intermediates], {
-      anchors: trust.anchors,
-      now: at,
-      revocation,
-      maxIntermediates: settings.maxIntermediates,
-    });
-    if (!result.ok) {
-      req.log.info({ event: 'auth.certificate.rejected', code: result.code, reason: result.message, txn: txnId }, 'client certificate rejected');
-      return problem(req, res, result.code, result.message, txnId);
-    }
-    for (const w of result.warnings) req.log.warn({ event: 'auth.certificate.warning', txn: txnId, warning: w }, 'certificate check skipped');
-
-    const handle = randomBytes(24).toString('base64url');
-    const stored: CertificateLoginResult = {
-      v: 1,
-      txnId,
-      kind: result.kind,
-      identity: result.identity,
-      issuer: result.issuer,
-      serial: result.serial,
-      at: at.toISOString(),
-    };
-    await store.set(handleKey(handle), JSON.stringify(stored), settings.handleTtlSeconds * 1000);
+    const result = await validatePresented(req, res, txnId, txnId);
+    if (!result) return;
+    const handle = await handOff(txnId, result);
     req.log.info(
       { event: 'auth.certificate.validated', kind: result.kind, issuer: result.issuer, who: maskDni(result.identity.dni), txn: txnId },
       'client certificate accepted',
     );
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(303, `${baseUrl}/login/${encodeURIComponent(txnId)}/certificate/return?handle=${handle}`);
+  });
+
+  // Online registration with a certificate (/account/register, issue 7): the same validation,
+  // the result bound to the registration flow the main host opened.
+  app.get('/account/register/tls', async (req, res) => {
+    const flow = typeof req.query.flow === 'string' ? req.query.flow : '';
+    if (!REGISTRATION_FLOW_PATTERN.test(flow) || !(await store.get(registrationFlowKey(flow)))) return renderError(req, res, 410, 'error.expired');
+    const links = { chooserHref: `${baseUrl}/account/register`, retryHref: `${baseUrl}/account/register` };
+    const result = await validatePresented(req, res, `register:${flow.slice(0, 8)}`, links);
+    if (!result) return;
+    const handle = await handOff(registrationBinding(flow), result);
+    req.log.info({ event: 'account.register.certificate', kind: result.kind, who: maskDni(result.identity.dni) }, 'client certificate accepted for a registration');
+    res.setHeader('Cache-Control', 'no-store');
+    res.redirect(303, `${baseUrl}/account/register/return?flow=${flow}&handle=${handle}`);
   });
 
   app.use((req, res) => renderError(req, res, 404, 'error.notfound'));

@@ -103,7 +103,7 @@ export function createPermanente(deps: CodeMethodDeps): Authenticator {
         const verdict = await tools.limits.check(attempt);
         if (verdict.blocked) return tooManyAttempts(req, res, verdict.retryAfterSeconds);
 
-        const outcome = await kit.citizens.verifyPassword(dni.value, password, { requestId: String(req.id), login: { method: 'permanente', sp: sp.entityId } });
+        const outcome = await kit.citizens.verifyPassword(dni.value, password, { requestId: String(req.id), address: req.ip, login: { method: 'permanente', sp: sp.entityId } });
         if (!outcome.ok) {
           kit.log.info({ event: 'auth.permanente.failed', reason: outcome.reason, who: maskDni(dni.value), txn: txn.id }, 'password rejected');
           // Unknown, not activated, locked or a wrong password: the same words and counts for each, so the page does not tell who is registered.

@@ -37,6 +37,8 @@ interface Flow {
   bid: string;
   phone?: string;
   codeId?: string;
+  /** Steps of this flow (2 without the SMS step). */
+  total?: number;
 }
 
 const FLOW_TTL_MS = 15 * 60_000;
@@ -123,10 +125,15 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
   const endFlow = (f: Flow) => kit.store.delete(flowKey(f.id));
   const audit = (req: Request) => ({ actor: 'citizen', requestId: String(req.id), address: req.ip });
 
-  function page(req: Request, res: Response, service: AccountService, status: number, m: Partial<AccountStepModel> & { stage?: Stage; flow?: string }): void {
+  function page(req: Request, res: Response, service: AccountService, status: number, m: Partial<AccountStepModel> & { stage?: Stage; flow?: string; total?: number }): void {
     const ctx = kit.page(req, res);
     const spec = SPECS[service];
-    const stage = m.stage;
+    const { stage, total, ...rest } = m;
+    // Three steps (who, SMS code, the change); a basic registration changing its password has no SMS step.
+    const of = total ?? (service === 'password' && !stage ? undefined : 3);
+    const n = !stage ? 1 : stage === 'otp' ? 2 : (of ?? 3);
+    const stepName = ctx.t(!stage ? 'account.step.identify' : stage === 'otp' ? 'account.step.otp' : stage === 'confirm' ? 'account.step.confirm' : 'account.step.password');
+    const step = of ? { n, of, name: stepName } : undefined;
     const fields = stage === 'otp' ? [OTP] : stage === 'password' ? NEW_PASSWORD : stage === 'confirm' ? [] : (m.fields ?? spec.first);
     const model: AccountStepModel = {
       title: spec.title,
@@ -137,7 +144,8 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
       policyDays: stage === 'password' || (service === 'activate' && !stage) ? days : undefined,
       confirm: stage === 'confirm',
       links: stage ? undefined : spec.links,
-      ...m,
+      step,
+      ...rest,
       fields,
     };
     sendPage(res, status, accountStepPage(ctx, model));
@@ -150,7 +158,7 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
   /** First step accepted: send the SMS code, or go straight to the next stage. */
   async function advance(req: Request, res: Response, service: AccountService, citizen: Citizen, codeId?: string): Promise<void> {
     const spec = SPECS[service];
-    const flow: Flow = { id: newId(24), service, stage: spec.next, citizenId: citizen.id, bid: bidOf(req), codeId };
+    const flow: Flow = { id: newId(24), service, stage: spec.next, citizenId: citizen.id, bid: bidOf(req), codeId, total: spec.needsOtp(citizen) ? 3 : 2 };
     const ctx = kit.page(req, res);
     if (spec.needsOtp(citizen)) {
       const sent = await sendCode(tools, kit, flow.id, 'otp', citizen);
@@ -161,7 +169,7 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
     }
     await saveFlow(flow);
     const info = flow.stage === 'otp' ? ctx.t('account.otp.sent', { phone: flow.phone ?? '', minutes: Math.round(tools.settings.otp.ttlSeconds / 60) }) : undefined;
-    page(req, res, service, 200, { stage: flow.stage, flow: flow.id, info });
+    page(req, res, service, 200, { stage: flow.stage, flow: flow.id, info, total: flow.total });
   }
 
   /** Step one of each service: who is it. Unknown and refused DNIs get the same words as a wrong secret. */
@@ -200,7 +208,7 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
       return advance(req, res, service, citizen);
     }
     // password, deregister: the current password, counted and locked exactly as at login.
-    const outcome = await kit.citizens.verifyPassword(dni.value, field(req, 'current_password'), audit(req));
+    const outcome = await kit.citizens.verifyPassword(dni.value, field(req, 'current_password'), { ...audit(req), login: { method: `account.${service}` } });
     if (!outcome.ok) return failed('password', 401, outcome.reason === 'locked' ? 'account.locked' : 'account.bad_credentials');
     await tools.limits.succeed(dni.value);
     return advance(req, res, service, outcome.citizen);
@@ -230,7 +238,7 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
     await tools.limits.succeed(citizen.dni);
     const next: Flow = { ...flow, stage: SPECS[flow.service].next };
     await saveFlow(next);
-    page(req, res, flow.service, 200, { stage: next.stage, flow: next.id });
+    page(req, res, flow.service, 200, { stage: next.stage, flow: next.id, total: next.total });
   }
 
   async function finalStep(req: Request, res: Response, flow: Flow): Promise<void> {
@@ -246,7 +254,7 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
       }
       const password = field(req, 'password');
       const confirm = field(req, 'password_confirm');
-      if (!password || !confirm) return page(req, res, flow.service, 400, { stage: 'password', flow: flow.id, error: ctx.t('field.required') });
+      if (!password || !confirm) return page(req, res, flow.service, 400, { stage: 'password', flow: flow.id, total: flow.total, error: ctx.t('field.required') });
       if (flow.service === 'activate') await lifecycle.activate(flow.citizenId, flow.codeId!, password, confirm, ctxAudit);
       else if (flow.service === 'recover') await lifecycle.recover(flow.citizenId, password, confirm, ctxAudit);
       else await lifecycle.changePassword(flow.citizenId, password, confirm, ctxAudit);
@@ -254,7 +262,7 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
       const done: Record<Exclude<AccountService, 'deregister'>, MessageKey> = { activate: 'account.activated', recover: 'account.recovered', password: 'account.changed' };
       sendPage(res, 200, accountDonePage(ctx, SPECS[flow.service].title, ctx.t(done[flow.service]), [{ href: '/account/password', label: 'account.links.change' }]));
     } catch (err) {
-      if (err instanceof PasswordPolicyError) return page(req, res, flow.service, 400, { stage: 'password', flow: flow.id, error: policyMessage(ctx, err) });
+      if (err instanceof PasswordPolicyError) return page(req, res, flow.service, 400, { stage: 'password', flow: flow.id, total: flow.total, error: policyMessage(ctx, err) });
       if (err instanceof ActivationCodeError) {
         await endFlow(flow);
         return restart(req, res, flow.service, 409, `account.code.${err.reason === 'malformed' ? 'wrong' : err.reason}`);
@@ -267,7 +275,7 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
       // flow is kept, so the same step can be sent again; never a 500 page.
       req.log.error({ event: `account.${flow.service}.failed`, err: err instanceof Error ? err.message : String(err) }, 'account change not saved');
       const stage = flow.stage;
-      return page(req, res, flow.service, 503, { stage, flow: flow.id, error: ctx.t('account.save_failed') });
+      return page(req, res, flow.service, 503, { stage, flow: flow.id, total: flow.total, error: ctx.t('account.save_failed') });
     }
   }
 
