@@ -17,13 +17,13 @@ const INPUT: Record<AccountField['name'], string> = {
   dni: 'autocomplete="username" spellcheck="false"',
   activation_code: 'autocomplete="off" spellcheck="false" autocapitalize="characters" maxlength="24"',
   current_password: 'type="password" autocomplete="current-password"',
-  validity_date: 'type="date" placeholder="AAAA-MM-DD" pattern="\\d{4}-\\d{2}-\\d{2}"',
+  validity_date: 'inputmode="numeric" autocomplete="off" spellcheck="false"',
   otp: 'inputmode="numeric" autocomplete="one-time-code" spellcheck="false" maxlength="10"',
   password: 'type="password" autocomplete="new-password"',
   password_confirm: 'type="password" autocomplete="new-password"',
   mobile: 'type="tel" autocomplete="tel" spellcheck="false"',
   email: 'type="email" autocomplete="email" spellcheck="false"',
-  birth_date: 'type="date" autocomplete="bday" placeholder="AAAA-MM-DD" pattern="\\d{4}-\\d{2}-\\d{2}"',
+  birth_date: 'inputmode="numeric" autocomplete="bday" spellcheck="false"',
 };
 
 export interface AccountStepModel {

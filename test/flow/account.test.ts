@@ -175,6 +175,31 @@ describeEachPair('account services end to end (codes from the outbox)', (pair) =
     expect(posted((await samlLogin(browser(), r.dni, THIRD)).text).xml).toContain(LOW);
   });
 
+  test('account steps (issue 8): dates as printed on the DNI, messages in the page language, the language switch keeps the step', async () => {
+    const r = await activeCitizen();
+    const agent = browser();
+    const first = await agent.get('/account/recover').expect(200);
+    expect(first.text).not.toContain('type="date"');
+    const badDni = await step(agent, first.text, { dni: '12345678A', validity_date: '03/03/2031' });
+    expect(alertText(badDni.text)).toBe('El DNI/NIE no es válido: la letra no corresponde al número.');
+    const [y, m, d] = r.dniValidityDate!.split('-');
+    const otpPage = await step(agent, badDni.text, { dni: r.dni, validity_date: `${d}/${m}/${y}` });
+    expect(otpPage.status).toBe(200);
+    expect(inputs(otpPage.text)).toEqual(['otp']);
+    // The step was shown in answer to a POST: its language link carries the flow and shows the same step.
+    const { flow } = formFields(otpPage.text);
+    const href = /<nav aria-label="Idioma \/ Language"><a href="([^"]+)"/.exec(otpPage.text)![1]!.replace(/&amp;/g, '&');
+    expect(href).toBe(`/account/recover?flow=${flow}&lang=en`);
+    const english = await agent.get(href).expect(200);
+    expect(english.text).toContain('<html lang="en">');
+    expect(inputs(english.text)).toEqual(['otp']);
+    expect(formFields(english.text).flow).toBe(flow);
+    // Another browser cannot pick the flow up from the address.
+    expect(inputs((await browser().get(href).expect(200)).text)).toEqual(['dni', 'validity_date']);
+    const pwPage = await step(agent, english.text, { otp: lastCode(outbox, r.mobile) });
+    expect(inputs(pwPage.text)).toEqual(['password', 'password_confirm']);
+  });
+
   test('deregistration: password + SMS code + explicit confirmation; the live SSO session is gone, PIN and Permanente refuse; registering again works', async () => {
     const r = await activeCitizen();
     const agent = browser();

@@ -93,7 +93,8 @@ export function tooManyAttempts(req: Request, res: Response, retryAfterSeconds: 
   // Another method may still work; or the citizen goes back to the service.
   const txnId = String(req.params.txn ?? '');
   renderError(req, res, 429, 'limits.too_many', { minutes: String(Math.ceil(retryAfterSeconds / 60)) }, {
-    next: [{ kind: 'chooser', txnId }, { kind: 'return', txnId }],
+    // In a login: another method, or back to the service. On an account page: the information page.
+    next: txnId ? [{ kind: 'chooser', txnId }, { kind: 'return', txnId }] : undefined,
   });
 }
 

@@ -5,6 +5,7 @@ import { newId } from '../../broker/transaction';
 import type { CitizenLifecycle } from '../../citizens/lifecycle';
 import { maskDni } from '../../citizens/nif';
 import { isCalendarDate } from '../../citizens/repository';
+import { parseDate } from '../forms';
 import { PasarelaError } from '../../errors';
 import { maskPhone, NotifyRateLimitedError } from '../../notify';
 import type { CertificateIdentity } from '../../pki/identity';
@@ -43,7 +44,7 @@ export interface RegisterDeps {
 const DETAILS: AccountField[] = [
   { name: 'mobile', label: 'account.mobile', hint: 'account.mobile.hint' },
   { name: 'email', label: 'account.email', optional: true },
-  { name: 'birth_date', label: 'account.birth_date' },
+  { name: 'birth_date', label: 'account.birth_date', hint: 'account.birth_date.hint' },
   { name: 'validity_date', label: 'account.validity_date', hint: 'pin.validity_date.hint' },
 ];
 
@@ -143,8 +144,8 @@ ${csrfField(ctx)}
         const show = (key: MessageKey, status = 400) => detailsPage(req, res, id, f, status, ctx.t(key));
         const mobile = field(req, 'mobile').replace(/[\s-]/g, '');
         const email = field(req, 'email').trim() || null;
-        const dateOfBirth = field(req, 'birth_date').trim();
-        const dniValidityDate = field(req, 'validity_date').trim();
+        const dateOfBirth = parseDate(field(req, 'birth_date')) ?? '';
+        const dniValidityDate = parseDate(field(req, 'validity_date')) ?? '';
         if (!/^\+\d{8,15}$/.test(mobile)) return show('account.register.invalid_mobile');
         if (email && !/^[^@\s]+@[^@\s]+$/.test(email)) return show('account.register.invalid_email');
         if (!isCalendarDate(dateOfBirth) || dateOfBirth > kit.now().toISOString().slice(0, 10)) return show('account.register.invalid_birth');

@@ -4,7 +4,6 @@ import { newId } from '../../broker/transaction';
 import { ActivationCodeError, type CitizenLifecycle } from '../../citizens/lifecycle';
 import { maskDni, validateDniNie } from '../../citizens/nif';
 import { PasswordPolicyError } from '../../citizens/password';
-import { isCalendarDate } from '../../citizens/repository';
 import type { Citizen } from '../../citizens/types';
 import { PasarelaError } from '../../errors';
 import { accountDonePage, accountStepPage, type AccountField, type AccountStepModel } from '../account-views';
@@ -12,6 +11,7 @@ import { BROWSER_COOKIE } from '../context';
 import type { MessageKey } from '../i18n';
 import type { AuthnKit } from '../kit';
 import type { PageContext } from '../views';
+import { parseDate } from '../forms';
 
 /**
  * The citizen's own Cl@ve Permanente services (issue 7), form contract in DESIGN.md:
@@ -115,8 +115,8 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
   const flowKey = (id: string) => `acct:${id}`;
   const bidOf = (req: Request) => String((req.cookies as Record<string, string> | undefined)?.[BROWSER_COOKIE] ?? '');
   const saveFlow = (f: Flow) => kit.store.set(flowKey(f.id), JSON.stringify(f), FLOW_TTL_MS);
-  const loadFlow = async (req: Request, service: AccountService): Promise<Flow | null> => {
-    const id = field(req, 'flow');
+  const loadFlow = (req: Request, service: AccountService): Promise<Flow | null> => loadFlowById(req, service, field(req, 'flow'));
+  const loadFlowById = async (req: Request, service: AccountService, id: string): Promise<Flow | null> => {
     if (!/^[A-Za-z0-9_-]{20,64}$/.test(id)) return null;
     const raw = await kit.store.get(flowKey(id));
     const f = raw ? (JSON.parse(raw) as Flow) : null;
@@ -127,6 +127,8 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
 
   function page(req: Request, res: Response, service: AccountService, status: number, m: Partial<AccountStepModel> & { stage?: Stage; flow?: string; total?: number }): void {
     const ctx = kit.page(req, res);
+    // A step shown after a POST switches language to the same step (the flow is bound to this browser).
+    if (m.flow) ctx.switchPath = `/account/${service}?flow=${m.flow}`;
     const spec = SPECS[service];
     const { stage, total, ...rest } = m;
     // Three steps (who, SMS code, the change); a basic registration changing its password has no SMS step.
@@ -181,7 +183,7 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
     const secret = SPECS[service].first[1]!.name;
     if (!dniInput || !field(req, secret)) return show(400, ctx.t('field.required'));
     const dni = validateDniNie(dniInput);
-    if (!dni.ok) return show(400, ctx.t('permanente.invalid_dni', { reason: dni.reason }));
+    if (!dni.ok) return show(400, ctx.t('permanente.invalid_dni', { reason: ctx.t(dni.code === 'check_letter' ? 'dni.check_letter' : 'dni.format') }));
     const attempt = { dni: dni.value, address: req.ip };
     const verdict = await tools.limits.check(attempt);
     if (verdict.blocked) return tooManyAttempts(req, res, verdict.retryAfterSeconds);
@@ -201,8 +203,8 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
       return advance(req, res, service, checked.citizen, checked.codeId);
     }
     if (service === 'recover') {
-      const validityDate = field(req, 'validity_date').trim();
-      if (!isCalendarDate(validityDate)) return show(400, ctx.t('pin.invalid_date'));
+      const validityDate = parseDate(field(req, 'validity_date'));
+      if (!validityDate) return show(400, ctx.t('pin.invalid_date'));
       const citizen = await kit.citizens.findByDni(dni.value);
       if (!citizen || !RECOVERABLE.has(citizen.status) || citizen.dniValidityDate !== validityDate) return failed('identification', 401, 'account.no_match');
       return advance(req, res, service, citizen);
@@ -280,7 +282,17 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
   }
 
   for (const service of Object.keys(SPECS) as AccountService[]) {
-    router.get(`/account/${service}`, (req, res) => page(req, res, service, 200, {}));
+    // GET ?flow=<id> (the language switch of a step shown after a POST): the same step again.
+    router.get(`/account/${service}`, async (req, res, next) => {
+      try {
+        const id = req.url.includes('flow=') && typeof req.query.flow === 'string' ? req.query.flow : '';
+        const flow = id ? await loadFlowById(req, service, id) : null;
+        if (flow) return page(req, res, service, 200, { stage: flow.stage, flow: flow.id, total: flow.total });
+        page(req, res, service, 200, {});
+      } catch (err) {
+        next(err);
+      }
+    });
     router.post(`/account/${service}`, form, kit.csrfProtection, async (req, res, next) => {
       try {
         if (!field(req, 'flow')) return await start(req, res, service);
