@@ -113,6 +113,29 @@ const VISITS: Array<[string, Visit]> = [
       await p.waitForSelector('.next-steps');
     },
   ],
+  ...(['activate', 'password', 'recover', 'deregister', 'register'] as const).map(
+    (name): [string, Visit] => [`account: ${name}, first step`, async (p, b) => void (await p.goto(`${b}/account/${name}`))],
+  ),
+  [
+    'account: activation refused (error summary), then the language switch',
+    async (p, b) => {
+      await p.goto(`${b}/account/activate`);
+      await p.fill('#dni', '00000000T');
+      await p.fill('#activation_code', 'AAAA-BBBB-CCCC-DDDD');
+      await p.click('form[action="/account/activate"] button[type=submit]');
+      await p.waitForSelector('.error-summary');
+    },
+  ],
+  [
+    'account: recovery, the SMS code step',
+    async (p, b) => {
+      await p.goto(`${b}/account/recover`);
+      await p.fill('#dni', DEMO_CITIZEN.dni);
+      await p.fill('#validity_date', DEMO_CITIZEN.dniValidityDate.split('-').reverse().join('/'));
+      await p.click('form[action="/account/recover"] button[type=submit]');
+      await p.waitForSelector('#otp');
+    },
+  ],
   ['error: an unknown login', async (p, b) => void (await p.goto(`${b}/login/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`))],
   ['error: a malformed request', async (p, b) => void (await p.goto(`${b}/saml/sso?SAMLRequest=%%%`))],
   ['error: not found', async (p, b) => void (await p.goto(`${b}/no/such/page`))],
