@@ -25,6 +25,11 @@ export interface AuthnKit {
   loadTxn(req: Request, res: Response, method: string): Promise<{ txn: LoginTransaction; sp: ServiceProvider } | null>;
   /** Page context with a fresh CSRF token for forms. */
   page(req: Request, res: Response): PageContext;
+  /**
+   * A refused login answer is an audit event (method, reason, SP, address; the citizen when the
+   * DNI is registered). Written for unknown DNIs too, so the answer costs the same either way.
+   */
+  auditFailure(req: Request, f: { method: string; reason: string; sp: string; citizenId?: string; dni?: string }): Promise<void>;
   /** CSRF check middleware for POSTs. */
   csrfProtection: (req: Request, res: Response, next: (err?: unknown) => void) => void;
   /** Authentication succeeded: respond to the SP and set the SSO cookie. */
@@ -68,6 +73,16 @@ export function createKit(deps: KitDeps): AuthnKit {
     now: deps.now,
     csrfProtection: deps.csrf.doubleCsrfProtection,
     page: (req, res) => pageContext(req, res, deps.csrf.generateCsrfToken(req, res)),
+    async auditFailure(req, f) {
+      if (!deps.audit) return;
+      await deps.audit({
+        type: 'auth.login.failed',
+        actor: 'citizen',
+        citizenId: f.citizenId,
+        requestId: String(req.id),
+        detail: { method: f.method, reason: f.reason, sp: f.sp, address: req.ip, ...(f.dni ? { who: maskDni(f.dni) } : {}) },
+      });
+    },
     async loadTxn(req, res, method) {
       const txnId = String(req.params.txn ?? '');
       const loaded = await deps.broker.load(txnId);

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
-import { dniCheckLetter } from '../../src/citizens/nif';
+import { AuditLog } from '../../src/audit/log';
+import { dniCheckLetter, maskDni } from '../../src/citizens/nif';
 import type { NewCitizen } from '../../src/citizens/types';
 import { CitizenEntity } from '../../src/db/entities';
 import type { KeyValueStore } from '../../src/store/types';
@@ -193,6 +194,26 @@ describeEachPair('Cl@ve PIN end to end', (pair) => {
     expect(badDate.text).toMatch(/<input id="validity_date" name="validity_date"[^>]*aria-describedby="validity_date-hint validity_date-error"[^>]*aria-invalid="true"/);
     const empty = await submit(agent, pinPath, { dni: '', validity_date: '' });
     expect(alertText(empty.text)).toBe('Escriba su DNI o NIE. Escriba la fecha de validez de su DNI.');
+  });
+
+  test('refused PIN answers are in the audit trail: a wrong date and a wrong PIN for the citizen, an unknown DNI without one', async () => {
+    const c = citizen();
+    const created = await broker.services.citizens.create(c);
+    const agent = browser(broker);
+    const { pinPath } = await pinPage(agent, broker);
+    await submit(agent, pinPath, { dni: c.dni, validity_date: '01/01/2020' });
+    const sent = await submit(agent, pinPath, { dni: c.dni, validity_date: c.dniValidityDate });
+    await postForm(agent, sent.text, { pin: lastCode(outbox, c.mobile) === '000000' ? '111111' : '000000' });
+    const audit = new AuditLog(ds);
+    const mine = (await audit.list({ citizenId: created.id, type: 'auth.login.failed' })).map((e) => [e.detail.method, e.detail.reason]);
+    expect(mine.sort()).toEqual([['pin', 'no_match'], ['pin', 'wrong']]);
+    const unknown = citizen();
+    const other = browser(broker);
+    const refused = await submit(other, (await pinPage(other, broker)).pinPath, { dni: unknown.dni, validity_date: '01/01/2030' });
+    expect(refused.status).toBe(401);
+    const anonymous = (await audit.list({ type: 'auth.login.failed', limit: 500 })).filter((e) => e.detail.who === maskDni(unknown.dni));
+    expect(anonymous.map((e) => [e.citizenId, e.detail.method, e.detail.reason])).toEqual([[null, 'pin', 'no_match']]);
+    expect(JSON.stringify(anonymous)).not.toContain(unknown.dni);
   });
 
   test('the validity date is typed as the hint says: dd/mm/aaaa (also d/m/aaaa) or aaaa-mm-dd', async () => {

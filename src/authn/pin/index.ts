@@ -115,6 +115,7 @@ export function createPin(deps: CodeMethodDeps): Authenticator {
         if (!citizen || !PIN_STATUSES.has(citizen.status) || citizen.dniValidityDate !== isoDate) {
           // Unknown DNI, wrong date, deregistered or locked: one answer, counted as a failure.
           kit.log.info({ event: 'auth.pin.no_match', who: maskDni(dni.value), txn: txn.id }, 'Cl@ve PIN identification did not match');
+          await kit.auditFailure(req, { method: 'pin', reason: 'no_match', sp: sp.entityId, citizenId: citizen?.id, dni: dni.value });
           const after = await tools.limits.fail(attempt, 'identification');
           if (after.blocked) return tooManyAttempts(req, res, after.retryAfterSeconds);
           return identifyPage(req, res, txn, 401, { ...again, problems: [{ key: 'pin.no_match', field: 'dni' }] });
@@ -159,6 +160,7 @@ export function createPin(deps: CodeMethodDeps): Authenticator {
           kit.log.info({ event: 'auth.pin.failed', reason: outcome.reason, who: maskDni(citizen.dni), txn: txn.id }, 'PIN rejected');
           if (outcome.reason === 'malformed') return codePage(req, res, txn, 400, { error: 'code.malformed' });
           if (outcome.reason === 'expired' || outcome.reason === 'missing') return codePage(req, res, txn, 401, { error: 'pin.expired' });
+          await kit.auditFailure(req, { method: 'pin', reason: outcome.reason, sp: sp.entityId, citizenId: citizen.id });
           const after = await tools.limits.fail(attempt, 'pin');
           if (after.blocked) return tooManyAttempts(req, res, after.retryAfterSeconds);
           if (outcome.reason === 'exhausted') return codePage(req, res, txn, 401, { error: 'pin.exhausted' });
