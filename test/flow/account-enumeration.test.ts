@@ -24,6 +24,7 @@ describeEachPair('account services never reveal a registration', (pair) => {
   let store: KeyValueStore;
   let ds: DataSource;
   let broker: BrokerUnderTest;
+  let activate: (r: Registration) => Promise<string>;
   const dnis: Record<string, Registration> = {};
 
   beforeAll(async () => {
@@ -35,7 +36,7 @@ describeEachPair('account services never reveal a registration', (pair) => {
       overrides: { trustProxy: true, notify: { outboxPath: tempOutbox() }, otp: { abuse: { maxFailuresPerCitizen: 100, maxFailuresPerAddress: 1000 } } },
     });
     const lc = broker.services.lifecycle;
-    const activate = async (r: Registration) => {
+    activate = async (r: Registration) => {
       const { code, citizen } = await lc.register(r);
       const checked = await lc.checkActivationCode(r.dni, code!);
       if (!checked.ok) throw new Error('code refused');
@@ -75,6 +76,21 @@ describeEachPair('account services never reveal a registration', (pair) => {
     }
   });
 
+  test('/account/password: five wrong passwords answer the same sequence for a registered and an unknown DNI ("locked" at the fifth for both)', async () => {
+    const fresh = registration();
+    await activate(fresh);
+    const nobody = registration();
+    const sequence = async (dni: string) => {
+      const out: string[] = [];
+      for (let i = 0; i < 6; i++) out.push(JSON.stringify(await answer('/account/password', { dni, current_password: `${WRONG}-${i}` })));
+      return out;
+    };
+    const registered = await sequence(fresh.dni);
+    expect(await sequence(nobody.dni)).toEqual(registered);
+    expect(JSON.parse(registered[5]!)).toEqual({ status: 401, alert: expect.stringContaining('bloqueada') });
+    expect(JSON.parse(registered[0]!)).toEqual({ status: 401, alert: 'El DNI/NIE o la contraseña no son correctos.' });
+  });
+
   test('/account/recover: unknown, not activated, deregistered and a wrong date get one answer', async () => {
     const seen = new Set<string>();
     for (const kind of ['unknown', 'pending', 'deregistered']) seen.add(JSON.stringify(await answer('/account/recover', { dni: dnis[kind]!.dni, validity_date: '2029-09-09' })));
@@ -104,7 +120,8 @@ describeEachPair('account services never reveal a registration', (pair) => {
       const res = await submit(agent, await pickMethod(agent, s.headers.location!, 'pin'), { dni, validity_date: '2029-09-09' });
       return { status: res.status, alert: alertText(res.text) };
     };
-    expect(await permanente(dnis.deregistered!.dni, PASSWORD)).toEqual(await permanente(registration().dni, PASSWORD));
+    // The unknown DNI went through the same wrong tries above (counters are per DNI, shared with the account pages).
+    expect(await permanente(dnis.deregistered!.dni, PASSWORD)).toEqual(await permanente(dnis.unknown!.dni, PASSWORD));
     expect(await pin(dnis.deregistered!.dni)).toEqual(await pin(registration().dni));
   });
 });

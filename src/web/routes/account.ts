@@ -6,6 +6,7 @@ import { maskDni, validateDniNie } from '../../citizens/nif';
 import { PasswordPolicyError } from '../../citizens/password';
 import type { Citizen } from '../../citizens/types';
 import { PasarelaError } from '../../errors';
+import { PasswordFailures } from '../../authn/permanente/lockout';
 import { accountDonePage, accountStepPage, type AccountField, type AccountStepModel } from '../account-views';
 import { BROWSER_COOKIE } from '../context';
 import type { MessageKey } from '../i18n';
@@ -109,6 +110,7 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
   const router = express.Router();
   const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
   const tools: CodeTools = codeTools(kit, deps.codeDeps);
+  const failures = new PasswordFailures(kit.store);
   const { lifecycle } = deps;
   const days = lifecycle.config.passwordValidityDays;
 
@@ -211,7 +213,12 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
     }
     // password, deregister: the current password, counted and locked exactly as at login.
     const outcome = await kit.citizens.verifyPassword(dni.value, field(req, 'current_password'), { ...audit(req), login: { method: `account.${service}` } });
-    if (!outcome.ok) return failed('password', 401, outcome.reason === 'locked' ? 'account.locked' : 'account.bad_credentials');
+    if (!outcome.ok) {
+      // The login's shadow counter: "locked" after as many wrong tries for every DNI alike, so the page never tells who is registered.
+      const verdict = await failures.verdict(dni.value, outcome);
+      return failed('password', 401, verdict.kind === 'locked' ? 'account.locked' : 'account.bad_credentials');
+    }
+    await failures.succeeded(dni.value);
     await tools.limits.succeed(dni.value);
     return advance(req, res, service, outcome.citizen);
   }
