@@ -149,6 +149,7 @@ export function createApp(s: Services): Express {
       lifecycle: s.lifecycle,
       codeDeps: { notifier: s.notifier, otp: config.otp, notifyRate: config.notify.rate },
       revokeSessions: (citizenId) => s.broker.sessions.revokeSubject(citizenId, s.now()),
+      certificateHostUrl: config.methods.enabled.includes('certificate') ? certificateHostUrl(s.certificate) : undefined,
     }),
   );
   app.use(

@@ -324,7 +324,7 @@ export class CitizenLifecycle {
    * Deregistration: the credentials go (password, history, codes), the row stays for the audit
    * trail and a later registration. The caller revokes the SSO sessions after the commit.
    */
-  async deregister(citizenId: string, ctx: AuditContext = {}): Promise<Citizen> {
+  async deregister(citizenId: string, ctx: AuditContext & { proof?: string } = {}): Promise<Citizen> {
     return this.deps.ds.transaction(async (m) => {
       const row = await this.rowById(m, citizenId);
       if (row.status === 'deregistered') throw new PasarelaError('ERR_CITIZEN_INACTIVE', 'the citizen is already deregistered');
@@ -339,7 +339,7 @@ export class CitizenLifecycle {
       await m.getRepository(ActivationCodeEntity).update({ citizenId, status: 'active' }, { status: 'revoked' });
       await m.getRepository(PasswordHistoryEntity).delete({ citizenId });
       await this.audit.record(
-        { type: 'citizen.deregistered', actor: ctx.actor ?? 'citizen', citizenId, requestId: ctx.requestId, detail: { previousStatus: row.status, address: ctx.address } },
+        { type: 'citizen.deregistered', actor: ctx.actor ?? 'citizen', citizenId, requestId: ctx.requestId, detail: { previousStatus: row.status, proof: ctx.proof ?? 'password+otp', address: ctx.address } },
         m,
       );
       return toCitizen({ ...row, status: 'deregistered', passwordHash: null, passwordSetAt: null, deregisteredAt: now, updatedAt: now });

@@ -45,6 +45,8 @@ export interface AccountStepModel {
   links?: Array<{ href: string; label: MessageKey }>;
   /** "Paso 2 de 3: ..." in the title and above the heading. */
   step?: Step;
+  /** Where to post `method=certificate`: the service may be proven with a DNIe or certificate instead. */
+  certificateOption?: string;
 }
 
 export function policyBlock(ctx: PageContext, days: number): Raw {
@@ -81,6 +83,12 @@ ${inputs}
 ${m.confirm ? html`<p class="notice">${t('account.deregister.warning')}</p>
 <p><button type="submit" name="confirm" value="yes">${t('account.deregister.confirm')}</button></p>` : html`<p><button type="submit">${t(m.submit)}</button></p>`}
 </form>
+${m.certificateOption ? html`<form method="post" action="${m.certificateOption}" class="alternative">
+${csrfField(ctx)}
+<input type="hidden" name="method" value="certificate">
+<p>${t('account.certificate.or')}</p>
+<p><button type="submit" class="secondary">${t('account.certificate.use')}</button></p>
+</form>` : ''}
 ${m.links?.length ? html`<ul class="links">${m.links.map((l) => html`<li><a href="${l.href}">${t(l.label)}</a></li>`)}</ul>` : ''}`,
   );
 }

@@ -5,6 +5,7 @@ import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import type { Express } from 'express';
 import { createApp } from '../../src/app';
+import { AuditLog } from '../../src/audit/log';
 import { certificateSettings, startCertificateHost, type CertificateHost } from '../../src/authn/certificate';
 import { makeDevTlsPair } from '../../src/pki/tls-dev';
 import type { KeyValueStore } from '../../src/store/types';
@@ -142,5 +143,58 @@ describeEachPair('online registration with a certificate', (pair) => {
     const res = await postForm(agent, back.text, { flow: formFields(back.text).flow!, mobile: MOBILE, email: '', birth_date: '1991-01-01', validity_date: '2031-01-01' });
     expect(res.status).toBe(409);
     expect(alertText(res.text)).toBe('Este DNI/NIE ya tiene un registro activo en Cl@ve. Si no recuerda su contraseña, recupérela.');
+  });
+
+  /** /account/{recover,deregister} -> "use my certificate" -> the certificate host -> back, the next step. */
+  async function byCertificate(agent: ReturnType<typeof request.agent>, service: 'recover' | 'deregister') {
+    const first = await agent.get(`/account/${service}`).expect(200);
+    expect(first.text).toContain('Usar mi DNIe o certificado electrónico');
+    // The second form of the page: method=certificate.
+    const opened = await postForm(agent, first.text, { method: 'certificate' }, 1).expect(303);
+    expect(opened.headers.location).toMatch(new RegExp(`^${host.url}/account/certificate/tls\\?flow=[A-Za-z0-9_-]{32}&lang=es$`));
+    const tls = await hostGet(opened.headers.location!, leaf);
+    expect(tls.status).toBe(303);
+    expect(tls.location).toMatch(new RegExp(`^${BASE_URL}/account/certificate/return\\?flow=`));
+    return agent.get(local(tls.location!));
+  }
+
+  test('recovery and deregistration proven with the DNIe instead of the validity date and the SMS code (issue 7)', async () => {
+    // The registration of the first test is not activated yet: nothing to recover.
+    const pending = await byCertificate(request.agent(app), 'recover');
+    expect(pending.status).toBe(404);
+    expect(alertText(pending.text)).toContain('No hay ninguna Cl@ve Permanente');
+    const code = messagesTo(outbox, MOBILE)[1]!.code!;
+    const lc = broker.services.lifecycle;
+    const checked = await lc.checkActivationCode('48151623L', code);
+    if (!checked.ok) throw new Error(`activation code refused: ${checked.reason}`);
+    await lc.activate(checked.citizen.id, checked.codeId, 'Primera-Clave-2026', 'Primera-Clave-2026');
+
+    const agent = request.agent(app);
+    const pwStep = await byCertificate(agent, 'recover');
+    expect(pwStep.status).toBe(200);
+    expect(pwStep.text).toMatch(/<input id="password" name="password"/);
+    expect(pwStep.text).toContain('Paso 2 de 2');
+    const done = await postForm(agent, pwStep.text, { flow: formFields(pwStep.text).flow!, password: 'Segunda-Clave-2026', password_confirm: 'Segunda-Clave-2026' });
+    expect(done.status).toBe(200);
+    const c = (await broker.services.citizens.findByDni('48151623L'))!;
+    expect((await broker.services.citizens.verifyPassword(c.dni, 'Segunda-Clave-2026')).ok).toBe(true);
+    const recovered = await new AuditLog(ds).list({ citizenId: c.id, type: 'citizen.recovered' });
+    expect(recovered[0]!.detail.proof).toBe('certificate');
+    // The handle is single use: the same certificate result cannot be brought back twice.
+    const again = await agent.get('/account/recover').expect(200);
+    expect(again.text).toContain('id="dni"');
+
+    const owner = request.agent(app);
+    const confirm = await byCertificate(owner, 'deregister');
+    expect(confirm.status).toBe(200);
+    expect(confirm.text).toContain('name="confirm" value="yes"');
+    const stranger = await request.agent(app).post('/account/deregister').type('form').send({ flow: formFields(confirm.text).flow!, confirm: 'yes' });
+    expect(stranger.status).toBe(403); // no CSRF token of that browser
+    expect((await broker.services.citizens.findByDni('48151623L'))!.status).toBe('active');
+    const gone = await postForm(owner, confirm.text, { flow: formFields(confirm.text).flow!, confirm: 'yes' });
+    expect(gone.status).toBe(200);
+    expect((await broker.services.citizens.findByDni('48151623L'))!.status).toBe('deregistered');
+    const trail = await new AuditLog(ds).list({ citizenId: c.id, type: 'citizen.deregistered' });
+    expect(trail[0]!.detail.proof).toBe('certificate');
   });
 });

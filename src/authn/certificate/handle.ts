@@ -58,3 +58,12 @@ export function registrationFlowKey(flow: string): string {
 export function registrationBinding(flow: string): string {
   return `account-register:${flow}`;
 }
+
+/** What a certificate result for /account/recover or /account/deregister is bound to (the account flow, `acct:<flow>` in the store). */
+export function accountCertificateBinding(flow: string): string {
+  return `account-certificate:${flow}`;
+}
+
+export function accountFlowKey(flow: string): string {
+  return `acct:${flow}`;
+}

@@ -24,7 +24,7 @@ import { renderError, renderUnavailable } from '../../web/render';
 import { unavailableBackend } from '../../faults';
 import { STYLESHEET } from '../../web/views';
 import type { CertificateSettings } from './config';
-import { handleKey, REGISTRATION_FLOW_PATTERN, registrationBinding, registrationFlowKey, type CertificateLoginResult } from './handle';
+import { handleKey, REGISTRATION_FLOW_PATTERN, registrationBinding, registrationFlowKey, type CertificateLoginResult, accountCertificateBinding, accountFlowKey } from './handle';
 import { certificateProblemPage } from './views';
 
 /**
@@ -300,6 +300,20 @@ export function createCertificateHostApp(
     req.log.info({ event: 'account.register.certificate', kind: result.kind, who: maskDni(result.identity.dni) }, 'client certificate accepted for a registration');
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(303, `${baseUrl}/account/register/return?flow=${flow}&handle=${handle}`);
+  });
+
+  // Recovery and deregistration proven with a certificate (/account/recover, /account/deregister):
+  // the same validation, the result bound to the account flow the main host opened.
+  app.get('/account/certificate/tls', async (req, res) => {
+    const flow = typeof req.query.flow === 'string' ? req.query.flow : '';
+    if (!/^[A-Za-z0-9_-]{20,64}$/.test(flow) || !(await store.get(accountFlowKey(flow)))) return renderError(req, res, 410, 'error.expired');
+    const links = { chooserHref: `${baseUrl}/account/recover`, retryHref: `${baseUrl}/account/recover` };
+    const result = await validatePresented(req, res, `account:${flow.slice(0, 8)}`, links);
+    if (!result) return;
+    const handle = await handOff(accountCertificateBinding(flow), result);
+    req.log.info({ event: 'account.certificate', kind: result.kind, who: maskDni(result.identity.dni) }, 'client certificate accepted for an account service');
+    res.setHeader('Cache-Control', 'no-store');
+    res.redirect(303, `${baseUrl}/account/certificate/return?flow=${flow}&handle=${handle}`);
   });
 
   app.use((req, res) => renderError(req, res, 404, 'error.notfound'));

@@ -7,6 +7,7 @@ import { PasswordPolicyError } from '../../citizens/password';
 import type { Citizen } from '../../citizens/types';
 import { PasarelaError } from '../../errors';
 import { PasswordFailures } from '../../authn/permanente/lockout';
+import { accountCertificateBinding, accountFlowKey, HANDLE_PATTERN, handleKey, parseLoginResult } from '../../authn/certificate/handle';
 import { accountDonePage, accountStepPage, type AccountField, type AccountStepModel } from '../account-views';
 import { BROWSER_COOKIE } from '../context';
 import type { MessageKey } from '../i18n';
@@ -27,7 +28,7 @@ import { parseDate } from '../forms';
  */
 
 export type AccountService = 'activate' | 'password' | 'recover' | 'deregister';
-type Stage = 'otp' | 'password' | 'confirm';
+type Stage = 'certificate' | 'otp' | 'password' | 'confirm';
 
 interface Flow {
   id: string;
@@ -40,6 +41,8 @@ interface Flow {
   codeId?: string;
   /** Steps of this flow (2 without the SMS step). */
   total?: number;
+  /** How the citizen proved who they are, for the audit, when not the DNI + secret + SMS code. */
+  proof?: 'certificate';
 }
 
 const FLOW_TTL_MS = 15 * 60_000;
@@ -49,7 +52,12 @@ export interface AccountDeps {
   codeDeps: CodeMethodDeps;
   /** Revoke every SSO session of a citizen (on every node): called after deregistration commits. */
   revokeSessions(citizenId: string): Promise<void>;
+  /** The certificate host's public URL: recovery and deregistration may also be proven with a DNIe or qualified certificate. */
+  certificateHostUrl?: string;
 }
+
+/** The services a certificate can authorise instead of the DNI + secret + SMS code. */
+const BY_CERTIFICATE: ReadonlySet<AccountService> = new Set(['recover', 'deregister']);
 
 interface ServiceSpec {
   title: MessageKey;
@@ -114,7 +122,7 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
   const { lifecycle } = deps;
   const days = lifecycle.config.passwordValidityDays;
 
-  const flowKey = (id: string) => `acct:${id}`;
+  const flowKey = accountFlowKey;
   const bidOf = (req: Request) => String((req.cookies as Record<string, string> | undefined)?.[BROWSER_COOKIE] ?? '');
   const saveFlow = (f: Flow) => kit.store.set(flowKey(f.id), JSON.stringify(f), FLOW_TTL_MS);
   const loadFlow = (req: Request, service: AccountService): Promise<Flow | null> => loadFlowById(req, service, field(req, 'flow'));
@@ -148,6 +156,7 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
       policyDays: stage === 'password' || (service === 'activate' && !stage) ? days : undefined,
       confirm: stage === 'confirm',
       links: stage ? undefined : spec.links,
+      certificateOption: !stage && deps.certificateHostUrl && BY_CERTIFICATE.has(service) ? `/account/${service}` : undefined,
       step,
       ...rest,
       fields,
@@ -256,7 +265,7 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
     try {
       if (flow.service === 'deregister') {
         if (field(req, 'confirm') !== 'yes') return page(req, res, 'deregister', 400, { stage: 'confirm', flow: flow.id });
-        await lifecycle.deregister(flow.citizenId, ctxAudit);
+        await lifecycle.deregister(flow.citizenId, { ...ctxAudit, ...(flow.proof ? { proof: flow.proof } : {}) });
         await endFlow(flow);
         await deps.revokeSessions(flow.citizenId);
         return sendPage(res, 200, accountDonePage(ctx, 'account.deregister.title', ctx.t('account.deregistered')));
@@ -265,7 +274,7 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
       const confirm = field(req, 'password_confirm');
       if (!password || !confirm) return page(req, res, flow.service, 400, { stage: 'password', flow: flow.id, total: flow.total, error: ctx.t('field.required') });
       if (flow.service === 'activate') await lifecycle.activate(flow.citizenId, flow.codeId!, password, confirm, ctxAudit);
-      else if (flow.service === 'recover') await lifecycle.recover(flow.citizenId, password, confirm, ctxAudit);
+      else if (flow.service === 'recover') await lifecycle.recover(flow.citizenId, password, confirm, { ...ctxAudit, ...(flow.proof ? { proof: flow.proof } : {}) });
       else await lifecycle.changePassword(flow.citizenId, password, confirm, ctxAudit);
       await endFlow(flow);
       const done: Record<Exclude<AccountService, 'deregister'>, MessageKey> = { activate: 'account.activated', recover: 'account.recovered', password: 'account.changed' };
@@ -288,6 +297,34 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
     }
   }
 
+  // Back from the certificate host: the certificate's DNI/NIE names the citizen; the next step is
+  // the new password (recovery) or the confirmation (deregistration). The holder learns only
+  // their own registration status.
+  router.get('/account/certificate/return', async (req, res, next) => {
+    try {
+      const id = typeof req.query.flow === 'string' ? req.query.flow : '';
+      const handle = typeof req.query.handle === 'string' ? req.query.handle : '';
+      const raw = /^[A-Za-z0-9_-]{20,64}$/.test(id) ? await kit.store.get(flowKey(id)) : null;
+      const flow = raw ? (JSON.parse(raw) as Flow) : null;
+      if (!flow || flow.bid !== bidOf(req) || flow.stage !== 'certificate') return restart(req, res, flow?.service ?? 'recover', 410, 'account.flow_expired');
+      const taken = HANDLE_PATTERN.test(handle) ? await kit.store.take(handleKey(handle)) : null;
+      const result = taken ? parseLoginResult(taken) : null;
+      if (!result || result.txnId !== accountCertificateBinding(flow.id)) return restart(req, res, flow.service, 410, 'certificate.handle_invalid');
+      const citizen = await kit.citizens.findByDni(result.identity.dni);
+      const usable = citizen && (flow.service === 'recover' ? RECOVERABLE.has(citizen.status) : citizen.status !== 'deregistered');
+      if (!usable) {
+        await endFlow(flow);
+        return restart(req, res, flow.service, 404, 'account.certificate.no_registration');
+      }
+      kit.log.info({ event: `account.${flow.service}.certificate`, who: maskDni(citizen.dni), kind: result.kind }, 'account service proven with a certificate');
+      const nextFlow: Flow = { ...flow, citizenId: citizen.id, stage: flow.service === 'recover' ? 'password' : 'confirm', total: 2 };
+      await saveFlow(nextFlow);
+      page(req, res, flow.service, 200, { stage: nextFlow.stage, flow: nextFlow.id, total: 2 });
+    } catch (err) {
+      next(err);
+    }
+  });
+
   for (const service of Object.keys(SPECS) as AccountService[]) {
     // GET ?flow=<id> (the language switch of a step shown after a POST): the same step again.
     router.get(`/account/${service}`, async (req, res, next) => {
@@ -302,9 +339,15 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
     });
     router.post(`/account/${service}`, form, kit.csrfProtection, async (req, res, next) => {
       try {
+        if (!field(req, 'flow') && field(req, 'method') === 'certificate' && deps.certificateHostUrl && BY_CERTIFICATE.has(service)) {
+          const flow: Flow = { id: newId(24), service, stage: 'certificate', citizenId: '', bid: bidOf(req), proof: 'certificate' };
+          await saveFlow(flow);
+          res.setHeader('Cache-Control', 'no-store');
+          return res.redirect(303, `${deps.certificateHostUrl}/account/certificate/tls?flow=${flow.id}&lang=${kit.page(req, res).lang}`);
+        }
         if (!field(req, 'flow')) return await start(req, res, service);
         const flow = await loadFlow(req, service);
-        if (!flow) return restart(req, res, service, 410, 'account.flow_expired');
+        if (!flow || flow.stage === 'certificate') return restart(req, res, service, 410, 'account.flow_expired');
         if (flow.stage === 'otp') return await otpStep(req, res, flow);
         return await finalStep(req, res, flow);
       } catch (err) {
