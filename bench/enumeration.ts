@@ -3,7 +3,7 @@
  * or words, whether a DNI/NIE is registered? (issue 7: identical answers, medians within 20 %.)
  *
  * One broker in this process (memory store + SQLite, as `npm start`) on a real port. For each
- * page, 30 tries per DNI kind, interleaved so that drift of this shared machine hits every kind
+ * page, 30 tries per DNI kind, interleaved in a new random order each round so that drift of this shared machine hits every kind
  * alike: an unknown DNI, a registration not yet activated, a locked one, a deregistered one and
  * an active one, each with a wrong secret. Prints the median answer time, its ratio to the
  * unknown DNI's, and in how many rounds the kinds did not all get the same answer (status and
@@ -111,7 +111,9 @@ async function main(): Promise<void> {
     const example = new Set<string>();
     for (let round = 0; round < TRIES; round++) {
       const answers = new Set<string>();
-      for (const kind of KINDS) {
+      // A new order each round: no kind always goes first (warm caches) or last.
+      const order = [...KINDS].sort(() => Math.random() - 0.5);
+      for (const kind of order) {
         const { b, url, form } = await p.open();
         const t = performance.now();
         const res = await b.post(url, { _csrf: hidden(form, '_csrf'), ...p.fields(probes[kind], round) });
