@@ -25,6 +25,8 @@ export const adminConfigSchema = z
         /** Largest SP metadata document fetched or uploaded, in bytes. */
         maxBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
         timeoutMs: z.number().int().min(100).max(300_000).default(10_000),
+        /** `refuse`: metadata URLs (and their redirects) may not reach loopback, private or link-local addresses (SSRF); config/production.json sets it. */
+        privateAddresses: z.enum(['allow', 'refuse']).default('allow'),
       })
       .strict()
       .prefault({}),

@@ -512,7 +512,7 @@ export class TrustAdmin {
   }
 
   private async download(url: string, maxBytes: number): Promise<string> {
-    return fetchMetadata(url, { maxBytes, timeoutMs: this.o.fetch.timeoutMs });
+    return fetchMetadata(url, { maxBytes, timeoutMs: this.o.fetch.timeoutMs, privateAddresses: this.o.fetch.privateAddresses });
   }
 
   /** Insert or replace the row; true when it is new. */
