@@ -39,7 +39,7 @@ export class Cookies {
 
 export function hidden(html: string, name: string): string {
   const m = html.match(new RegExp(`name="${name}" value="([^"]*)"`));
-  if (!m) throw new Error(`no ${name} in page:\n${html.slice(0, 600)}`);
+  if (!m) throw new Error(`no ${name} in page:\n${html.slice(0, 600)}\n…\n${html.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").slice(0, 800)}`);
   return m[1]!;
 }
 

@@ -284,7 +284,8 @@ async function stop(child: ChildProcess): Promise<void> {
 async function sessionCookie(base: string, ssoUrl: string, sp: SpSigner, dni: string): Promise<string> {
   const browser = new Browser(base);
   const start = await browser.go(await signedRequestPath(ssoUrl, sp.key, 'low'));
-  const chooserUrl = start.headers.get('location')!;
+  const chooserUrl = start.headers.get('location');
+  if (!chooserUrl) throw new Error(`the first AuthnRequest got ${start.status}, not a redirect to the chooser: ${(await start.text()).replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").slice(0, 1500)}`);
   const chooser = await (await browser.go(chooserUrl)).text();
   const methodUrl = (await browser.post(chooserUrl, { _csrf: hidden(chooser, '_csrf'), method: 'permanente' })).headers.get('location')!;
   const form = await (await browser.go(methodUrl)).text();

@@ -92,6 +92,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
       w.send({ type: 'pasarela:readyz?', id } satisfies WorkerMessage);
     });
   const aggregator = new AggregatorRegistry();
+  let trustLoaded = false;
   const own = new Registry();
   collectDefaultMetrics({ register: own, prefix: 'pasarela_primary_' });
   const operator = await listen(
@@ -102,7 +103,9 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
           const all = await Promise.all(workers.map(askWorker));
           const store = all.length > 0 && all.every((r) => r.store);
           const database = all.length > 0 && all.every((r) => r.database);
-          return { ready: store && database, store, database };
+          // Not ready before every worker has read the trust list the bootstrap wrote: until then a
+          // worker answers every SP "not a registered service provider".
+          return { ready: trustLoaded && store && database, store, database };
         },
         async metrics() {
           const workers = await aggregator.clusterMetrics();
@@ -117,6 +120,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   await bootstrapServices(prepared);
   // The primary's services stay open: the admin API and the refresh schedule use them (closed at shutdown).
   await reloadWorkersTrust(log);
+  trustLoaded = true;
   const certificateHost = config.methods.enabled.includes('certificate')
     ? { url: `https://${config.certificate.host}:${config.certificate.port}` }
     : undefined;

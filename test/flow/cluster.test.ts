@@ -113,3 +113,48 @@ describeWithProductionServices('a cluster start that fails', () => {
     }
   }, 90_000);
 });
+
+/**
+ * /readyz is what a load balancer waits for: it must not turn ready while a worker still holds the
+ * trust list it read before the primary's bootstrap wrote the SPs (every SP would be "not a
+ * registered service provider" on that worker). Polled from the moment the process starts.
+ */
+describeWithProductionServices('several worker processes: ready means the trust list is loaded', () => {
+  test('at the first 200 from /readyz, every worker already knows the SP the bootstrap wrote', async () => {
+    const db = await freshPostgresDatabase();
+    const [port, operatorPort] = [await freePort(), await freePort()];
+    const base = `http://127.0.0.1:${port}`;
+    const answers: number[] = [];
+    let done = false;
+    const firstReady = (async () => {
+      while (!done) {
+        const ok = await fetch(`http://127.0.0.1:${operatorPort}/readyz`).then((r) => r.ok, () => false);
+        if (ok) {
+          // Round-robin: six SSO requests reach both workers.
+          for (let i = 0; i < 6; i++) {
+            const demo = await fetch(`${base}/demo/login?loa=low`, { redirect: 'manual' });
+            const sso = await fetch(new URL(demo.headers.get('location')!, base), { redirect: 'manual' });
+            answers.push(sso.status);
+          }
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    let broker: ProcessBroker | undefined;
+    try {
+      broker = await startProcessBroker({
+        env: { WORKERS: '2', REDIS_URL: TEST_REDIS_URL, DATABASE_URL: db.url, PORT: String(port), BASE_URL: base, OPERATOR_PORT: String(operatorPort) },
+        config: { store: { keyPrefix: `pasarela-cluster-ready-${randomBytes(4).toString('hex')}:` } },
+        startTimeoutMs: 60_000,
+      });
+      await firstReady;
+    } finally {
+      done = true;
+      await broker?.stop();
+      await db.drop();
+    }
+    // 303 to the method chooser, never the 400 "not a registered service provider".
+    expect(answers).toEqual([303, 303, 303, 303, 303, 303]);
+  }, 90_000);
+});
