@@ -24,19 +24,13 @@ import { dniCheckLetter } from '../src/citizens/nif';
 import { buildServices } from '../src/services';
 import { MemoryStore } from '../src/store/memory';
 import { rsaSigner } from '../test/support/sp-requests';
-import { Browser, hidden, percentile, ROOT, SP_ACS, SP_ENTITY, signedRequestPath } from './lib';
+import { announced, Browser, hidden, percentile, ROOT, SP_ACS, SP_ENTITY, signedRequestPath } from './lib';
 
 const TRIES = Number(process.env.BENCH_ENUM_TRIES ?? 30);
 const PASSWORD = 'Bench-Enumeration-2026!';
 
 type Kind = 'unknown' | 'pending' | 'locked' | 'deregistered' | 'registered';
 const KINDS: Kind[] = ['unknown', 'pending', 'locked', 'deregistered', 'registered'];
-
-function announced(html: string): string {
-  const summary = /<div class="error-summary"[\s\S]*?<ul>([\s\S]*?)<\/ul>/.exec(html)?.[1];
-  const text = summary ?? /<p class="error" role="alert"[^>]*>([^<]*)/.exec(html)?.[1] ?? '';
-  return text.replace(/<[^>]+>/g, '').replace(/\d+ intentos?/g, 'N intentos').trim();
-}
 
 async function main(): Promise<void> {
   const home = mkdtempSync(path.join(tmpdir(), 'pasarela-bench-enum-'));

@@ -128,3 +128,13 @@ export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
+
+/**
+ * What a page announces to the citizen: the error summary's entries (form pages), else an error
+ * page's alert; attempt counts normalised, so "N tries left" compares across DNIs.
+ */
+export function announced(html: string): string {
+  const summary = /<div class="error-summary"[\s\S]*?<ul>([\s\S]*?)<\/ul>/.exec(html)?.[1];
+  const text = summary ?? /<p class="error" role="alert"[^>]*>([^<]*)/.exec(html)?.[1] ?? '';
+  return text.replace(/<[^>]+>/g, '').replace(/\d+ intentos?/g, 'N intentos').trim();
+}

@@ -11,7 +11,10 @@
  *  (c) full logins per method (every page, a new browser each time; the password KDF's cost is
  *      intended and reported, not tuned away) at concurrency 8;
  *  (d) the Permanente answer time for an unknown, a not activated, a locked and a registered DNI
- *      with a wrong password (median of 30 each, interleaved), as ratios to the unknown one.
+ *      with a wrong password (median of 30 each, interleaved), as ratios to the unknown one;
+ *  (e) the trust list (bench/trust.ts; BENCH_SKIP_TRUST=1 skips it);
+ *  (f) the same for PIN, Permanente and every account page, five DNI kinds (bench/enumeration.ts;
+ *      BENCH_SKIP_ENUMERATION=1 skips it).
  * Not a test: nothing here asserts; it prints, and exits non-zero only if responses were wrong.
  * BENCH_REQUESTS (per run, default 4000), BENCH_LOGIN_SECONDS (default 8), BENCH_WORKERS (default 2);
  * for a quicker look: BENCH_SETUPS=0,2 (which of the three), BENCH_BINDINGS=post, BENCH_SKIP_LOGINS=1.
@@ -30,7 +33,7 @@ import { CitizenRepository } from '../src/citizens/repository';
 import { dniCheckLetter } from '../src/citizens/nif';
 import { createDataSource } from '../src/db/data-source';
 import { rsaSigner, type SpSigner } from '../test/support/sp-requests';
-import { Browser, freePort, hidden, lastCodeFor, percentile, ROOT, SP_ACS, SP_ENTITY, signedPostBody, signedRequestPath, startBrokerProcess } from './lib';
+import { Browser, freePort, hidden, lastCodeFor, percentile, ROOT, SP_ACS, SP_ENTITY, signedPostBody, signedRequestPath, startBrokerProcess, announced } from './lib';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 4000);
 const LOGIN_SECONDS = Number(process.env.BENCH_LOGIN_SECONDS ?? 8);
@@ -265,6 +268,12 @@ async function main(): Promise<void> {
   }
   if (bad > 0 || logins.some((l) => l.failed > 0)) process.exitCode = 1;
 
+  // (f) PIN, Permanente and the account pages per DNI kind (bench/enumeration.ts; BENCH_SKIP_ENUMERATION=1 skips it).
+  if (process.env.BENCH_SKIP_ENUMERATION !== '1') {
+    console.log('\n(f) enumeration (npm run bench:enumeration):');
+    execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'enumeration.ts')], { stdio: 'inherit', cwd: ROOT });
+  }
+
   // (e) the trust list at 10 / 1,000 / 10,000 SPs and a 10,000-entity aggregate (bench/trust.ts; BENCH_SKIP_TRUST=1 skips it).
   if (process.env.BENCH_SKIP_TRUST !== '1') {
     console.log('\n(e) trust list (npm run bench:trust):');
@@ -419,7 +428,7 @@ async function wrongPasswordAnswers<K extends string>(base: string, ssoUrl: stri
       const res = await b.post(url, { _csrf: hidden(form, '_csrf'), username: probes[which], password: `Wrong-${round}-Password` });
       const body = await res.text();
       times[which].push(performance.now() - t);
-      answers.add(`${res.status} ${/role="alert"[^>]*>([^<]*)/.exec(body)?.[1] ?? ''}`.replace(/Le quedan? \d+ intentos?/, 'Le quedan N intentos'));
+      answers.add(`${res.status} ${announced(body)}`);
     }
   }
   return { times, distinct: answers.size };
