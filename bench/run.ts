@@ -268,16 +268,16 @@ async function main(): Promise<void> {
   }
   if (bad > 0 || logins.some((l) => l.failed > 0)) process.exitCode = 1;
 
-  // (f) PIN, Permanente and the account pages per DNI kind (bench/enumeration.ts; BENCH_SKIP_ENUMERATION=1 skips it).
-  if (process.env.BENCH_SKIP_ENUMERATION !== '1') {
-    console.log('\n(f) enumeration (npm run bench:enumeration):');
-    execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'enumeration.ts')], { stdio: 'inherit', cwd: ROOT });
-  }
-
   // (e) the trust list at 10 / 1,000 / 10,000 SPs and a 10,000-entity aggregate (bench/trust.ts; BENCH_SKIP_TRUST=1 skips it).
   if (process.env.BENCH_SKIP_TRUST !== '1') {
     console.log('\n(e) trust list (npm run bench:trust):');
     execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(ROOT, 'bench', 'trust.ts')], { stdio: 'inherit', cwd: ROOT });
+  }
+
+  // (f) PIN, Permanente and the account pages per DNI kind (bench/enumeration.ts; BENCH_SKIP_ENUMERATION=1 skips it).
+  if (process.env.BENCH_SKIP_ENUMERATION !== '1') {
+    console.log('\n(f) enumeration (npm run bench:enumeration):');
+    execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'enumeration.ts')], { stdio: 'inherit', cwd: ROOT });
   }
 }
 
