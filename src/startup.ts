@@ -46,7 +46,7 @@ export function banner(
     if (config.demo.seedCitizen) {
       lines.push(`  Demo citizen: DNI ${DEMO_CITIZEN.dni}`);
       lines.push(`    Cl@ve Permanente password: ${DEMO_CITIZEN.password}`);
-      lines.push(`    Cl@ve PIN: DNI validity date ${DEMO_CITIZEN.dniValidityDate}`);
+      lines.push(`    Cl@ve PIN: DNI validity date ${DEMO_CITIZEN.dniValidityDate.split('-').reverse().join('/')} (day/month/year)`);
     }
     if (s.devPki) {
       lines.push(`    DNIe / certificate: import ${path.relative(config.root, s.devPki.p12.dnie)} (high) or ${path.relative(config.root, s.devPki.p12.qualified)} (substantial) into the browser, password "${s.devPki.p12Password}"`);
