@@ -39,6 +39,8 @@ async function main(): Promise<void> {
   const server = await listen(createServer(createApp(services)), config.port, config.host);
   server.keepAliveTimeout = 65_000;
   let operator: Server | undefined;
+  // /readyz stays 503 until the bootstrap below has written the trust list (metadata directory, demo SP).
+  let bootstrapped = false;
   let stopRefresh = (): void => undefined;
   if (worker) {
     // The primary serves /metrics and /readyz for the whole cluster: answer its questions.
@@ -55,11 +57,12 @@ async function main(): Promise<void> {
       }
     });
   } else {
-    operator = await listen(createServer(createOperatorApp(services)), config.operator.port, config.operator.host);
+    operator = await listen(createServer(createOperatorApp(services, () => bootstrapped)), config.operator.port, config.operator.host);
     stopRefresh = scheduleRefresh(trustAdminFor(services), config.admin.refreshIntervalMinutes, log);
   }
   const certificateHost = await startCertificate(config, services, log);
   if (!worker) await bootstrapServices(services);
+  bootstrapped = true;
   if (worker) process.send?.({ type: 'pasarela:listening' });
   else console.log(banner(config, services, operator!, certificateHost));
 

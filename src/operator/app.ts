@@ -42,9 +42,17 @@ export async function readiness(s: Pick<Services, 'store' | 'ds'> & { metrics?: 
  * liveness, readiness and metrics. None of it is reachable from the citizen-facing port, so
  * the trust-list size and process internals are not public.
  */
-export function createOperatorApp(s: Pick<Services, 'store' | 'ds' | 'metrics'> & Partial<Services>): Express {
+/**
+ * @param started while it answers false (the once-per-deployment bootstrap has not written the
+ *   trust list yet), /readyz is 503 even when the stores answer: a load balancer must not send
+ *   logins that would find no SP.
+ */
+export function createOperatorApp(s: Pick<Services, 'store' | 'ds' | 'metrics'> & Partial<Services>, started: () => boolean = () => true): Express {
   return createOperatorAppFrom({
-    readiness: () => readiness(s),
+    readiness: async () => {
+      const r = await readiness(s);
+      return started() ? r : { ...r, ready: false };
+    },
     metrics: async () => ({ contentType: s.metrics.registry.contentType, text: await s.metrics.registry.metrics() }),
     ...(s.config && s.trust && s.broker ? { admin: adminApiFor(s as Services) } : {}),
   });

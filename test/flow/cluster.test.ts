@@ -1,4 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { generateServiceProviderMetadata } from '@node-saml/node-saml';
+import { rsaSigner } from '../support/sp-requests';
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -156,5 +160,49 @@ describeWithProductionServices('several worker processes: ready means the trust 
     }
     // 303 to the method chooser, never the 400 "not a registered service provider".
     expect(answers).toEqual([303, 303, 303, 303, 303, 303]);
+  }, 90_000);
+});
+
+/** The same promise with one process: ready only once the bootstrap has written the trust list. */
+describeWithProductionServices('one process: ready means the trust list is loaded', () => {
+  test('at the first 200 from /readyz the SP the bootstrap wrote (demo SP, metadata directory) is trusted', async () => {
+    // A metadata directory of 150 SPs makes the bootstrap take long enough to be seen polling.
+    const dir = mkdtempSync(path.join(tmpdir(), 'pasarela-mdir-'));
+    const signer = rsaSigner('many SPs');
+    const privateKey = signer.key.export({ type: 'pkcs8', format: 'pem' }).toString();
+    for (let i = 0; i < 150; i++) {
+      const entity = `https://sp-${i}.test/md`;
+      writeFileSync(path.join(dir, `sp-${i}.xml`), generateServiceProviderMetadata({ issuer: entity, callbackUrl: `https://sp-${i}.test/acs`, publicCerts: signer.certPem, privateKey }));
+    }
+    const [port, operatorPort] = [await freePort(), await freePort()];
+    const base = `http://127.0.0.1:${port}`;
+    const answers: number[] = [];
+    let done = false;
+    const firstReady = (async () => {
+      while (!done) {
+        const ok = await fetch(`http://127.0.0.1:${operatorPort}/readyz`).then((r) => r.ok, () => false);
+        if (ok) {
+          const demo = await fetch(`${base}/demo/login?loa=low`, { redirect: 'manual' });
+          const sso = await fetch(new URL(demo.headers.get('location')!, base), { redirect: 'manual' });
+          answers.push(sso.status);
+          return;
+        }
+      }
+    })();
+    const db = await freshPostgresDatabase();
+    let broker: ProcessBroker | undefined;
+    try {
+      broker = await startProcessBroker({
+        env: { PORT: String(port), BASE_URL: base, OPERATOR_PORT: String(operatorPort), METADATA_DIR: dir, REDIS_URL: TEST_REDIS_URL, DATABASE_URL: db.url },
+        config: { store: { keyPrefix: `pasarela-one-ready-${randomBytes(4).toString('hex')}:` } },
+        startTimeoutMs: 60_000,
+      });
+      await firstReady;
+    } finally {
+      done = true;
+      await broker?.stop();
+      await db.drop();
+    }
+    expect(answers).toEqual([303]);
   }, 90_000);
 });
