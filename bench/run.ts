@@ -264,7 +264,7 @@ async function main(): Promise<void> {
     const base0 = median(answers.times.unknown);
     console.log('\n(d) a wrong Cl@ve Permanente password, 30 tries per DNI, interleaved; median answer time and ratio to the unknown DNI:');
     for (const [which, times] of Object.entries(answers.times)) console.log(`  ${which.padEnd(12)}  ${median(times).toFixed(1).padStart(7)} ms   ${(median(times) / base0).toFixed(2)}`);
-    console.log(`  distinct answers (status and text, counts aside): ${answers.distinct} — "N tries left", then "locked": 2 for every DNI alike (target within 20 %)`);
+    console.log(`  distinct answers over all DNIs (status and text, counts aside): ${answers.distinct} — "N tries left" (plural, then singular), then "locked"; (f) checks that every round gave every DNI the same one`);
   }
   if (bad > 0 || logins.some((l) => l.failed > 0)) process.exitCode = 1;
 

@@ -28,7 +28,8 @@ export class TransactionStore {
    *   leave the store quickly.
    * @param graceMs how long an expired login is kept (never usable again) so that its page can
    *   still offer "return to the service": an AuthnFailed response to the SP's ACS, instead of a
-   *   dead end.
+   *   dead end. Only for logins where the citizen picked a method: requests nobody followed up
+   *   still leave the store at `pendingTtlMs` (the flood bound stays as it was).
    */
   constructor(
     private readonly store: KeyValueStore,
@@ -47,6 +48,10 @@ export class TransactionStore {
     return `txn:${id}`;
   }
 
+  private grace(txn: Pick<LoginTransaction, 'method'>): number {
+    return txn.method ? this.graceMs : 0;
+  }
+
   async create(request: AuthnRequest, now: Date): Promise<LoginTransaction> {
     const txn: LoginTransaction = {
       id: newId(),
@@ -54,7 +59,7 @@ export class TransactionStore {
       spEntityId: request.issuer,
       request: { ...request, issueInstant: request.issueInstant.toISOString() },
     };
-    await this.store.set(this.key(txn.id), JSON.stringify(txn), this.remaining(txn, now) + this.graceMs);
+    await this.store.set(this.key(txn.id), JSON.stringify(txn), this.remaining(txn, now) + this.grace(txn));
     return txn;
   }
 
@@ -69,7 +74,7 @@ export class TransactionStore {
     const txn = await this.read(id);
     if (!txn) return null;
     const left = this.remaining(txn, now);
-    return left <= 0 && left + this.graceMs > 0 ? txn : null;
+    return left <= 0 && left + this.grace(txn) > 0 ? txn : null;
   }
 
   private async read(id: string): Promise<LoginTransaction | null> {
@@ -82,7 +87,7 @@ export class TransactionStore {
   async save(txn: LoginTransaction, now: Date): Promise<void> {
     const remaining = this.remaining(txn, now);
     if (remaining <= 0) return;
-    await this.store.set(this.key(txn.id), JSON.stringify(txn), remaining + this.graceMs);
+    await this.store.set(this.key(txn.id), JSON.stringify(txn), remaining + this.grace(txn));
   }
 
   /**
@@ -97,7 +102,7 @@ export class TransactionStore {
     const txn = JSON.parse(raw) as LoginTransaction;
     const left = this.remaining(txn, now);
     if (left <= 0 && opts.expired !== 'allow') {
-      const grace = left + this.graceMs;
+      const grace = left + this.grace(txn);
       if (grace > 0) await this.store.set(this.key(id), raw, grace);
       return null;
     }

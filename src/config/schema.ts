@@ -99,7 +99,7 @@ export const configSchema = z
         transactionTtlSeconds: z.number().int().min(60).max(86400),
         /** Life of a login transaction until the citizen picks a method (then it gets transactionTtlSeconds from its start). */
         pendingTransactionTtlSeconds: z.number().int().min(30).max(86400).default(600),
-        /** An expired login is kept this long (unusable) so its page can offer "return to the service" (an AuthnFailed response). */
+        /** An expired login in which the citizen picked a method is kept this long (unusable) so its page can offer "return to the service" (an AuthnFailed response). */
         expiredTransactionGraceSeconds: z.number().int().min(0).max(86400).default(900),
         /** New login transactions per client address and per SP (fixed windows in the store, shared by every node). */
         transactionLimits: z

@@ -114,6 +114,17 @@ describeEachPair('error pages and language switching (issue 8)', (pair) => {
     expect(again.text).not.toContain('/cancel');
   });
 
+  test('a request nobody followed up (no method picked) leaves at the pending TTL, with no grace: the flood bound stays', async () => {
+    const agent = agentFor();
+    const sp = nodeSamlSp(broker, { authnContext: [SUBSTANTIAL] });
+    const chooser = (await sendRedirectRequest(agent, sp)).headers.location!;
+    clock.advance(broker.config.saml.pendingTransactionTtlSeconds * 1000 + 1000);
+    const gone = await agent.get(chooser);
+    expect(gone.status).toBe(410);
+    expect(gone.text).not.toContain('/cancel');
+    expect(gone.text).toContain('<a href="/info/about">');
+  });
+
   test('past the grace period the page still gives a next step (the information page)', async () => {
     const agent = agentFor();
     const { pin } = await pinPath(agent);
