@@ -109,7 +109,15 @@ describeEachPair('online registration with a certificate', (pair) => {
     expect(back.text).toContain('Su certificado le identifica como MARTA LUNA PARDO, DNI/NIE 48151623L.');
     const badMobile = await postForm(agent, back.text, { flow: formFields(back.text).flow!, mobile: '666', email: '', birth_date: '1991-01-01', validity_date: '2031-01-01' });
     expect(alertText(badMobile.text)).toBe('El móvil debe estar en formato internacional, por ejemplo +34600000000.');
-    const otpPage = await postForm(agent, badMobile.text, { flow: formFields(badMobile.text).flow!, mobile: MOBILE, email: 'marta@example.org', birth_date: '1991-01-01', validity_date: '2031-01-01' });
+    // The language switch of that step (shown after a POST) keeps the flow, in this browser only.
+    const flowId = formFields(badMobile.text).flow!;
+    const english = await agent.get(`/account/register?flow=${flowId}&lang=en`).expect(200);
+    expect(english.text).toContain('<html lang="en">');
+    expect(english.text).toContain('id="mobile"');
+    expect(badMobile.text).toContain(`href="/account/register?flow=${flowId}&amp;lang=en"`);
+    expect((await request.agent(app).get(`/account/register?flow=${flowId}`).expect(200)).text).not.toContain('id="mobile"');
+    await agent.get(`/account/register?flow=${flowId}&lang=es`).expect(200);
+    const otpPage = await postForm(agent, badMobile.text, { flow: formFields(badMobile.text).flow!, mobile: MOBILE, email: 'marta@example.org', birth_date: '01/01/1991', validity_date: '01/01/2031' });
     expect(otpPage.status).toBe(200);
     expect(await broker.services.citizens.findByDni('48151623L')).toBeNull(); // nothing written before the last step
     const done = await postForm(agent, otpPage.text, { flow: formFields(otpPage.text).flow!, otp: lastCode(outbox, MOBILE) });

@@ -86,6 +86,8 @@ ${csrfField(ctx)}
   };
   const detailsPage = (req: Request, res: Response, id: string, f: RegistrationFlow, status: number, error?: string) => {
     const ctx = kit.page(req, res);
+    // The language switch of a step shown after a POST: the same step (the flow is bound to this browser).
+    ctx.switchPath = `/account/register?flow=${id}`;
     const id0 = f.identity!;
     const name = [id0.givenName, id0.firstSurname, id0.secondSurname].filter(Boolean).join(' ');
     const values: Record<string, string> = { mobile: field(req, 'mobile'), email: field(req, 'email'), birth_date: field(req, 'birth_date') || (id0.dateOfBirth ?? ''), validity_date: field(req, 'validity_date') };
@@ -105,10 +107,21 @@ ${csrfField(ctx)}
   };
   const otpPage = (req: Request, res: Response, id: string, status: number, m: { error?: string; info?: string } = {}) => {
     const ctx = kit.page(req, res);
+    ctx.switchPath = `/account/register?flow=${id}`;
     sendPage(res, status, accountStepPage(ctx, { title: 'account.register.title', action: '/account/register', flow: id, fields: [{ name: 'otp', label: 'otp.label' }], submit: 'account.continue', ...m }));
   };
 
-  router.get('/account/register', (req, res) => startPage(req, res, deps.certificateHostUrl ? 200 : 404));
+  router.get('/account/register', async (req, res, next) => {
+    try {
+      const id = req.url.includes('flow=') && typeof req.query.flow === 'string' ? req.query.flow : '';
+      const f = id ? await load(req, id) : null;
+      if (f?.stage === 'details' && f.identity) return detailsPage(req, res, id, f, 200);
+      if (f?.stage === 'otp') return otpPage(req, res, id, 200);
+      startPage(req, res, deps.certificateHostUrl ? 200 : 404);
+    } catch (err) {
+      next(err);
+    }
+  });
 
   router.get('/account/register/return', async (req, res) => {
     const id = typeof req.query.flow === 'string' ? req.query.flow : '';
