@@ -119,6 +119,30 @@ describeWithProductionServices('a cluster start that fails', () => {
 });
 
 /**
+ * Poll /readyz from before the process starts; at its first 200, send `n` SSO requests through
+ * the demo SP and keep their statuses (303 to the chooser, or 400 for an SP not yet trusted).
+ */
+function watchFirstReady(operatorPort: number, base: string, n: number) {
+  const answers: number[] = [];
+  let done = false;
+  const firstReady = (async () => {
+    while (!done) {
+      const ok = await fetch(`http://127.0.0.1:${operatorPort}/readyz`).then((r) => r.ok, () => false);
+      if (ok) {
+        for (let i = 0; i < n; i++) {
+          const demo = await fetch(`${base}/demo/login?loa=low`, { redirect: 'manual' });
+          const sso = await fetch(new URL(demo.headers.get('location')!, base), { redirect: 'manual' });
+          answers.push(sso.status);
+        }
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  })();
+  return { answers, firstReady, stop: () => void (done = true) };
+}
+
+/**
  * /readyz is what a load balancer waits for: it must not turn ready while a worker still holds the
  * trust list it read before the primary's bootstrap wrote the SPs (every SP would be "not a
  * registered service provider" on that worker). Polled from the moment the process starts.
@@ -128,23 +152,8 @@ describeWithProductionServices('several worker processes: ready means the trust 
     const db = await freshPostgresDatabase();
     const [port, operatorPort] = [await freePort(), await freePort()];
     const base = `http://127.0.0.1:${port}`;
-    const answers: number[] = [];
-    let done = false;
-    const firstReady = (async () => {
-      while (!done) {
-        const ok = await fetch(`http://127.0.0.1:${operatorPort}/readyz`).then((r) => r.ok, () => false);
-        if (ok) {
-          // Round-robin: six SSO requests reach both workers.
-          for (let i = 0; i < 6; i++) {
-            const demo = await fetch(`${base}/demo/login?loa=low`, { redirect: 'manual' });
-            const sso = await fetch(new URL(demo.headers.get('location')!, base), { redirect: 'manual' });
-            answers.push(sso.status);
-          }
-          return;
-        }
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    })();
+    // Round-robin: six SSO requests reach both workers.
+    const watch = watchFirstReady(operatorPort, base, 6);
     let broker: ProcessBroker | undefined;
     try {
       broker = await startProcessBroker({
@@ -152,14 +161,14 @@ describeWithProductionServices('several worker processes: ready means the trust 
         config: { store: { keyPrefix: `pasarela-cluster-ready-${randomBytes(4).toString('hex')}:` } },
         startTimeoutMs: 60_000,
       });
-      await firstReady;
+      await watch.firstReady;
     } finally {
-      done = true;
+      watch.stop();
       await broker?.stop();
       await db.drop();
     }
     // 303 to the method chooser, never the 400 "not a registered service provider".
-    expect(answers).toEqual([303, 303, 303, 303, 303, 303]);
+    expect(watch.answers).toEqual([303, 303, 303, 303, 303, 303]);
   }, 90_000);
 });
 
@@ -176,19 +185,7 @@ describeWithProductionServices('one process: ready means the trust list is loade
     }
     const [port, operatorPort] = [await freePort(), await freePort()];
     const base = `http://127.0.0.1:${port}`;
-    const answers: number[] = [];
-    let done = false;
-    const firstReady = (async () => {
-      while (!done) {
-        const ok = await fetch(`http://127.0.0.1:${operatorPort}/readyz`).then((r) => r.ok, () => false);
-        if (ok) {
-          const demo = await fetch(`${base}/demo/login?loa=low`, { redirect: 'manual' });
-          const sso = await fetch(new URL(demo.headers.get('location')!, base), { redirect: 'manual' });
-          answers.push(sso.status);
-          return;
-        }
-      }
-    })();
+    const watch = watchFirstReady(operatorPort, base, 1);
     const db = await freshPostgresDatabase();
     let broker: ProcessBroker | undefined;
     try {
@@ -197,12 +194,12 @@ describeWithProductionServices('one process: ready means the trust list is loade
         config: { store: { keyPrefix: `pasarela-one-ready-${randomBytes(4).toString('hex')}:` } },
         startTimeoutMs: 60_000,
       });
-      await firstReady;
+      await watch.firstReady;
     } finally {
-      done = true;
+      watch.stop();
       await broker?.stop();
       await db.drop();
     }
-    expect(answers).toEqual([303]);
+    expect(watch.answers).toEqual([303]);
   }, 90_000);
 });
