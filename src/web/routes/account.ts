@@ -331,7 +331,7 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
       try {
         const id = req.url.includes('flow=') && typeof req.query.flow === 'string' ? req.query.flow : '';
         const flow = id ? await loadFlowById(req, service, id) : null;
-        if (flow) return page(req, res, service, 200, { stage: flow.stage, flow: flow.id, total: flow.total });
+        if (flow && flow.stage !== 'certificate') return page(req, res, service, 200, { stage: flow.stage, flow: flow.id, total: flow.total });
         page(req, res, service, 200, {});
       } catch (err) {
         next(err);
