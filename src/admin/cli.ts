@@ -15,7 +15,6 @@ const USAGE = `usage:
                             --birth 1985-04-12 --mobile +34600000000 --level basic|advanced
                             [--validity 2031-01-01] [--email x@example.org] [--password '...']
       (without --password the citizen is registered pending activation)
-  npm run cli -- citizen show --dni 12345678Z
 ${CITIZEN_USAGE}
 ${SP_USAGE}
 ${ADMIN_USAGE}`;
@@ -68,16 +67,6 @@ async function main(argv: string[]): Promise<number> {
       });
       console.log(`citizen ${maskDni(c.dni)} registered (${c.registrationLevel}, ${c.status})`);
       if (c.status === 'pending') console.log('no password yet: `citizen reissue-code --dni …` gives the activation code for /account/activate');
-      return 0;
-    }
-    if (area === 'citizen' && action === 'show') {
-      const c = await new CitizenRepository(ds).findByDni(values.dni ?? '');
-      if (!c) {
-        console.error('no such citizen');
-        return 1;
-      }
-      const { id, registrationLevel, status, failedPasswordAttempts, createdAt } = c;
-      console.log(JSON.stringify({ id, dni: maskDni(c.dni), registrationLevel, status, failedPasswordAttempts, createdAt }, null, 2));
       return 0;
     }
     console.error(USAGE);

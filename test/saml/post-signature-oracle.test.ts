@@ -17,6 +17,7 @@ import {
   memoryReplay,
   postAcs,
   postFormFor,
+  HASH_OF,
   rsaSigner,
   signAuthnRequestXml,
   trustOf,
@@ -65,18 +66,6 @@ beforeAll(() => {
 // ---------------------------------------------------------------------------------------------
 // The oracle: xml-crypto, with node:crypto classes for the algorithms it does not ship.
 
-const HASH_OF: Record<string, 'sha1' | 'sha256' | 'sha384' | 'sha512'> = {
-  [SIG_ALG.rsaSha1]: 'sha1',
-  [SIG_ALG.rsaSha256]: 'sha256',
-  [SIG_ALG.rsaSha384]: 'sha384',
-  [SIG_ALG.rsaSha512]: 'sha512',
-  [SIG_ALG.rsaPssSha256]: 'sha256',
-  [SIG_ALG.rsaPssSha384]: 'sha384',
-  [SIG_ALG.rsaPssSha512]: 'sha512',
-  [SIG_ALG.ecdsaSha256]: 'sha256',
-  [SIG_ALG.ecdsaSha384]: 'sha384',
-  [SIG_ALG.ecdsaSha512]: 'sha512',
-};
 
 function nodeVerifier(uri: string): new () => SignatureAlgorithm {
   const hash = HASH_OF[uri]!;

@@ -53,7 +53,8 @@ export function ecSigner(commonName = 'test SP EC', curve: 'prime256v1' | 'secp3
 // ------------------------------------------------------------------------------------------
 // Raw signing, independent of src/saml/algorithms.ts.
 
-const HASH_OF: Record<string, 'sha1' | 'sha256' | 'sha384' | 'sha512'> = {
+/** The digest each signature algorithm uses (also the oracle tests' table). */
+export const HASH_OF: Record<string, 'sha1' | 'sha256' | 'sha384' | 'sha512'> = {
   [SIG_ALG.rsaSha1]: 'sha1',
   [SIG_ALG.rsaSha256]: 'sha256',
   [SIG_ALG.rsaSha384]: 'sha384',
