@@ -80,6 +80,11 @@ ${error ? html`<p class="error-message" id="${errorId}"><span class="visually-hi
 </div>`;
 }
 
+/** Why a DNI/NIE was refused, in the page's language (the validator's `reason` is English, for logs). */
+export function dniReason(ctx: Pick<PageContext, 't'>, code: 'empty' | 'format' | 'check_letter'): string {
+  return ctx.t(code === 'check_letter' ? 'dni.check_letter' : 'dni.format');
+}
+
 /** A one-time code field: digits, `autocomplete="one-time-code"`, pasting allowed (WCAG 2.2 3.3.8). */
 export function codeAttrs(length: number): Raw {
   return html` inputmode="numeric" autocomplete="one-time-code" required pattern="[0-9]{${length}}" maxlength="${length}" spellcheck="false"`;

@@ -4,7 +4,7 @@ import type { PostBack } from '../broker/broker';
 import type { MessageKey } from './i18n';
 import { isMessageKey } from './i18n';
 import { pageContext, setCsp } from './context';
-import { autoPostPage, errorPage, unavailablePage, type NextStep } from './views';
+import { autoPostPage, errorPage, unavailablePage, type ErrorModel, type NextStep, type PageContext } from './views';
 
 export interface WebDeps {
   secureCookies: boolean;
@@ -90,9 +90,17 @@ interface ErrorToken {
 /** Signed error addresses live this long: enough to switch language, not a permanent link. */
 const ERROR_LINK_MS = 3_600_000;
 
-function defaultNext(req: Request, res: Response): NextStep[] {
-  const t = pageContext(req, res).t;
-  return [{ kind: 'link', href: '/info/about', label: t('error.next.info') }];
+function defaultNext(ctx: PageContext): NextStep[] {
+  return [{ kind: 'link', href: '/info/about', label: ctx.t('error.next.info') }];
+}
+
+/** Both ways to an error page end here: the form token a "return to the service" step needs, CSP, no caching. */
+function sendErrorPage(req: Request, res: Response, ctx: PageContext, status: number, m: ErrorModel): void {
+  const h = helpers(res);
+  if (h && m.next.some((n) => n.kind === 'return')) ctx.csrfToken = h.csrfToken(req, res);
+  setCsp(res);
+  res.setHeader('Cache-Control', 'no-store');
+  res.status(status).type('html').send(errorPage(ctx, m));
 }
 
 /**
@@ -101,10 +109,9 @@ function defaultNext(req: Request, res: Response): NextStep[] {
  */
 export function renderError(req: Request, res: Response, status: number, key: MessageKey, vars?: Record<string, string>, opts: ErrorOptions = {}): void {
   const ctx = pageContext(req, res);
-  const next = opts.next ?? defaultNext(req, res);
+  const next = opts.next ?? defaultNext(ctx);
   const h = helpers(res);
   const referenceId = String(req.id);
-  if (h && next.some((n) => n.kind === 'return')) ctx.csrfToken = h.csrfToken(req, res);
   if (h && req.method !== 'GET' && req.method !== 'HEAD') {
     // A page answering a POST cannot be fetched again: the language switch gets a signed GET address.
     const token: ErrorToken = { s: status, k: key, v: vars, d: opts.detail, n: opts.next, r: referenceId, t: Date.now() };
@@ -112,9 +119,7 @@ export function renderError(req: Request, res: Response, status: number, key: Me
     ctx.switchPath = `/error/${payload}.${h.signer.sign(`error\0${payload}`)}`;
   }
   if (opts.detail) req.log?.info({ event: 'page.error', key, detail: opts.detail }, 'error page shown');
-  setCsp(res);
-  res.setHeader('Cache-Control', 'no-store');
-  res.status(status).type('html').send(errorPage(ctx, { message: ctx.t(key, vars), referenceId, detail: opts.detail, next }));
+  sendErrorPage(req, res, ctx, status, { message: ctx.t(key, vars), referenceId, detail: opts.detail, next });
 }
 
 /** GET /error/<token>: the same error page again (after a language switch). */
@@ -131,11 +136,7 @@ export function renderErrorLink(req: Request, res: Response): void {
   }
   if (!token || !isMessageKey(token.k) || Date.now() - token.t > ERROR_LINK_MS) return renderError(req, res, 404, 'error.notfound');
   const ctx = pageContext(req, res);
-  const next = token.n ?? defaultNext(req, res);
-  if (h && next.some((n) => n.kind === 'return')) ctx.csrfToken = h.csrfToken(req, res);
-  setCsp(res);
-  res.setHeader('Cache-Control', 'no-store');
-  res.status(token.s).type('html').send(errorPage(ctx, { message: ctx.t(token.k, token.v), referenceId: token.r, detail: token.d, next }));
+  sendErrorPage(req, res, ctx, token.s, { message: ctx.t(token.k, token.v), referenceId: token.r, detail: token.d, next: token.n ?? defaultNext(ctx) });
 }
 
 /** POST /post/lang: an auto-POST page shown again in the other language, only if we signed it. */

@@ -12,7 +12,7 @@ import { codeTools, field, registrationName, requestedLoaName, sendCode, sendPag
 import { subjectFromCitizen, type Authenticator, type AuthnResult } from '../types';
 import { PasswordFailures } from './lockout';
 import { permanenteOtpPage } from './views';
-import { clock } from '../../web/forms';
+import { clock, dniReason } from '../../web/forms';
 import { PasswordPolicyError } from '../../citizens/password';
 import { PasarelaError } from '../../errors';
 import { accountStepPage } from '../../web/account-views';
@@ -97,7 +97,7 @@ export function createPermanente(deps: CodeMethodDeps): Authenticator {
         const show = (status: number, error: string) => passwordPage(req, res, txn, status, { username, error });
         if (!username || !password) return show(400, ctx.t('field.required'));
         const dni = validateDniNie(username);
-        if (!dni.ok) return show(400, ctx.t('permanente.invalid_dni', { reason: ctx.t(dni.code === 'check_letter' ? 'dni.check_letter' : 'dni.format') }));
+        if (!dni.ok) return show(400, ctx.t('permanente.invalid_dni', { reason: dniReason(ctx, dni.code) }));
 
         const attempt = { dni: dni.value, address: req.ip };
         const verdict = await tools.limits.check(attempt);

@@ -7,7 +7,7 @@ import type { Citizen } from '../../citizens/types';
 import type { ServiceProvider } from '../../trust/types';
 import type { AuthnKit } from '../../web/kit';
 import type { MessageKey } from '../../web/i18n';
-import { clock, parseDate, type FormError } from '../../web/forms';
+import { clock, dniReason, parseDate, type FormError } from '../../web/forms';
 import { subjectFromCitizen, type Authenticator } from '../types';
 import {
   codeTools,
@@ -43,10 +43,10 @@ export function createPin(deps: CodeMethodDeps): Authenticator {
       const tools = codeTools(kit, deps);
       const rules = tools.settings.pin;
 
-      type Problem = { key: MessageKey; field?: string; vars?: Record<string, string | number> };
+      type Problem = { key: MessageKey; field?: string; vars?: Record<string, string | number>; dniCode?: 'empty' | 'format' | 'check_letter' };
       const identifyPage = (req: Request, res: Response, txn: LoginTransaction, status: number, m: { dni?: string; validityDate?: string; problems?: Problem[] } = {}) => {
         const ctx = kit.page(req, res);
-        const errors: FormError[] = (m.problems ?? []).map((p) => ({ message: ctx.t(p.key, p.vars), field: p.field }));
+        const errors: FormError[] = (m.problems ?? []).map((p) => ({ message: ctx.t(p.key, p.dniCode ? { ...p.vars, reason: dniReason(ctx, p.dniCode) } : p.vars), field: p.field }));
         sendPage(res, status, pinIdentifyPage(ctx, { txnId: txn.id, dni: m.dni, validityDate: m.validityDate, errors }));
       };
       const codePage = (req: Request, res: Response, txn: LoginTransaction, status: number, m: { error?: MessageKey; info?: MessageKey; vars?: Record<string, string | number> } = {}) => {
@@ -103,7 +103,7 @@ export function createPin(deps: CodeMethodDeps): Authenticator {
         if (problems.length) return identifyPage(req, res, txn, 400, { ...again, problems });
         const dni = validateDniNie(dniInput);
         const isoDate = parseDate(validityDate);
-        if (!dni.ok) problems.push({ key: 'pin.invalid_dni', field: 'dni', vars: { reason: kit.page(req, res).t(dni.code === 'check_letter' ? 'dni.check_letter' : 'dni.format') } });
+        if (!dni.ok) problems.push({ key: 'pin.invalid_dni', field: 'dni', dniCode: dni.code });
         if (!isoDate) problems.push({ key: 'pin.invalid_date', field: 'validity_date' });
         if (!dni.ok || !isoDate) return identifyPage(req, res, txn, 400, { ...again, problems });
 

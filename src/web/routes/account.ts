@@ -13,7 +13,7 @@ import { BROWSER_COOKIE } from '../context';
 import type { MessageKey } from '../i18n';
 import type { AuthnKit } from '../kit';
 import type { PageContext } from '../views';
-import { parseDate } from '../forms';
+import { dniReason, parseDate } from '../forms';
 
 /**
  * The citizen's own Cl@ve Permanente services (issue 7), form contract in DESIGN.md:
@@ -194,7 +194,7 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
     const secret = SPECS[service].first[1]!.name;
     if (!dniInput || !field(req, secret)) return show(400, ctx.t('field.required'));
     const dni = validateDniNie(dniInput);
-    if (!dni.ok) return show(400, ctx.t('permanente.invalid_dni', { reason: ctx.t(dni.code === 'check_letter' ? 'dni.check_letter' : 'dni.format') }));
+    if (!dni.ok) return show(400, ctx.t('permanente.invalid_dni', { reason: dniReason(ctx, dni.code) }));
     const attempt = { dni: dni.value, address: req.ip };
     const verdict = await tools.limits.check(attempt);
     if (verdict.blocked) return tooManyAttempts(req, res, verdict.retryAfterSeconds);
