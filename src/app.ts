@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import cookieParser from 'cookie-parser';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
@@ -8,7 +8,6 @@ import type { Services } from './services';
 import { createCsrf, pageSetup } from './web/context';
 import { createKit } from './web/kit';
 import { renderError, renderErrorLink, renderPostAgain, Signer, type PageHelpers } from './web/render';
-import { createHmac } from 'node:crypto';
 import { answerUnavailable } from './web/unavailable';
 import { unavailableBackend } from './faults';
 import { requestContext } from './log';
