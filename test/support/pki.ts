@@ -12,6 +12,7 @@ import path from 'node:path';
  */
 
 import { DAY_MS, OpensslCa } from '../../src/pki/openssl-ca';
+import { freePort } from './ports';
 
 export { OpensslCa, type Dn, type IssueOptions, type Issued } from '../../src/pki/openssl-ca';
 
@@ -52,14 +53,7 @@ export class OcspResponder {
   }
 }
 
-/** A port free on 127.0.0.1 right now (for a server that cannot be told to pick one itself). */
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+export { freePort };
 
 /**
  * Wait (bounded: 5 s) for `openssl ocsp` to say it listens. Not by probing the port: openssl 3.0's

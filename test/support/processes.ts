@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync, type WriteStream } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from './ports';
 
 /**
  * Foreground daemons for the interop tests (Apache httpd, shibd, `php -S`): each one in its own
@@ -125,19 +125,7 @@ export function startDaemon(opts: DaemonOptions): Daemon {
   };
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** The last `lines` lines of a file, or a note that it does not exist. */
 export function tail(file: string, lines = 60): string {
