@@ -142,12 +142,14 @@ export function renderErrorLink(req: Request, res: Response): void {
 /** POST /post/lang: an auto-POST page shown again in the other language, only if we signed it. */
 export function renderPostAgain(req: Request, res: Response): void {
   const h = helpers(res);
+  // The page's own form posts its fields (SAMLResponse, RelayState); the button's address adds the ACS and the MAC.
   const body = (req.body ?? {}) as Record<string, unknown>;
-  const str = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : undefined);
-  const acs = str('acs');
-  const samlResponse = str('SAMLResponse');
-  const post: PostBack | undefined = acs && samlResponse ? { acs, samlResponse, relayState: str('RelayState') } : undefined;
-  if (!h || !post || !h.signer.verify(postMacInput(post), str('mac') ?? '')) return renderError(req, res, 404, 'error.notfound');
+  const str = (from: Record<string, unknown>, k: string) => (typeof from[k] === 'string' ? (from[k] as string) : undefined);
+  const query = req.query as Record<string, unknown>;
+  const acs = str(query, 'acs');
+  const samlResponse = str(body, 'SAMLResponse');
+  const post: PostBack | undefined = acs && samlResponse ? { acs, samlResponse, relayState: str(body, 'RelayState') } : undefined;
+  if (!h || !post || !h.signer.verify(postMacInput(post), str(query, 'mac') ?? '')) return renderError(req, res, 404, 'error.notfound');
   renderPost(req, res, post);
 }
 

@@ -160,17 +160,16 @@ ${permanenteServiceLinks(ctx)}
 /**
  * The auto-POST to the SP's ACS: submits itself with the nonce'd script, and by a button without
  * JavaScript. No GET address can show it again (the response is in the form), so its language
- * switch is a form that posts the same, signed, response back to us (`mac`) to be shown again.
+ * switch is a second submit button of the same form (`form`/`formaction`) that posts the same
+ * fields back to us, with the ACS and our MAC over the post (`mac`) in its address, to be shown
+ * again. One copy of the SAMLResponse in the page, not two: it is most of the page's bytes.
  */
 export function autoPostPage(ctx: PageContext, post: PostBack, mac?: string): string {
   const { t } = ctx;
   const other: Lang = ctx.lang === 'es' ? 'en' : 'es';
-  const fields = html`<input type="hidden" name="SAMLResponse" value="${post.samlResponse}">
-${post.relayState !== undefined ? html`<input type="hidden" name="RelayState" value="${post.relayState}">` : ''}`;
-  const switchControl = mac
-    ? html`<form method="post" action="/post/lang?lang=${other}" class="lang-switch">
-<input type="hidden" name="acs" value="${post.acs}">${fields}<input type="hidden" name="mac" value="${mac}">
-<button type="submit" class="link" lang="${other}">${other === 'es' ? 'Español' : 'English'}</button></form>`
+  const again = mac ? `/post/lang?lang=${other}&acs=${encodeURIComponent(post.acs)}&mac=${encodeURIComponent(mac)}` : undefined;
+  const switchControl = again
+    ? html`<button type="submit" form="saml-post" formaction="${again}" class="link lang-switch" lang="${other}">${other === 'es' ? 'Español' : 'English'}</button>`
     : undefined;
   return layout(
     { ...ctx, switchControl },
@@ -178,7 +177,8 @@ ${post.relayState !== undefined ? html`<input type="hidden" name="RelayState" va
     html`<h1>${t('post.title')}</h1>
 <p>${t('post.explain')}</p>
 <form method="post" action="${post.acs}" id="saml-post">
-${fields}
+<input type="hidden" name="SAMLResponse" value="${post.samlResponse}">
+${post.relayState !== undefined ? html`<input type="hidden" name="RelayState" value="${post.relayState}">` : ''}
 <noscript><p>${t('post.noscript')}</p></noscript>
 <button type="submit">${t('post.continue')}</button>
 </form>
@@ -277,5 +277,5 @@ table.levels caption{text-align:left;font-weight:600;padding:.25rem 0}
 .hint{display:block}.timer{border-left:4px solid var(--line);padding-left:.75rem}
 ul.next-steps{padding-left:1.25rem}ul.next-steps form{display:inline}
 details.developer{margin:1rem 0;border:1px solid var(--line);padding:.5rem}details.developer summary{cursor:pointer;font-weight:600}
-form.lang-switch{display:inline;margin:0}button.link{background:none;border:none;color:#1a4f9c;text-decoration:underline;padding:0;font:inherit;cursor:pointer}
+button.link{background:none;border:none;color:#1a4f9c;text-decoration:underline;padding:0;font:inherit;cursor:pointer}
 `;

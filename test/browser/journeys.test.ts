@@ -99,7 +99,7 @@ test('JavaScript off: Cl@ve PIN all the way; the auto-POST page says to press Co
   await page.waitForSelector('#saml-post');
   expect(await page.locator('main').textContent()).toContain('pulse Continuar para volver al servicio');
   // The language switch of a page that answers a POST: the same response, in English.
-  await page.click('form.lang-switch button');
+  await page.click('button.lang-switch');
   await page.waitForSelector('html[lang=en]');
   expect(await page.locator('main').textContent()).toContain('press Continue to return to the service');
   await page.click('#saml-post button[type=submit]');

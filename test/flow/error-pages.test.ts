@@ -153,20 +153,30 @@ describeEachPair('error pages and language switching (issue 8)', (pair) => {
     const sent = await submit(agent, pin, { dni: c.dni, validity_date: c.dniValidityDate });
     const done = await postForm(agent, sent.text, { pin: lastCode(outbox, c.mobile) });
     const out = posted(done.text);
-    const switchForm = /<form method="post" action="(\/post\/lang\?lang=en)" class="lang-switch">([\s\S]*?)<\/form>/.exec(done.text);
-    expect(switchForm).not.toBeNull();
-    const fields = formFields(switchForm![2]!);
-    expect(fields.acs).toBe(SP_ACS);
+    // One copy of the response in the page: the switch is a second submit button of the same form.
+    expect(done.text.split(out.samlResponse).length - 1).toBe(1);
+    const button = /<button type="submit" form="saml-post" formaction="([^"]+)" class="link lang-switch" lang="en">English<\/button>/.exec(done.text);
+    expect(button).not.toBeNull();
+    const again = button![1]!.replace(/&amp;/g, '&');
+    const url = new URL(again, 'http://x');
+    expect(url.pathname).toBe('/post/lang');
+    expect(url.searchParams.get('acs')).toBe(SP_ACS);
+    const fields = formFields(/<form method="post" action="[^"]+" id="saml-post">([\s\S]*?)<\/form>/.exec(done.text)![1]!);
     expect(fields.SAMLResponse).toBe(out.samlResponse);
-    const english = await agent.post(switchForm![1]!).type('form').send(fields);
+    const english = await agent.post(again).type('form').send(fields);
     expect(english.status).toBe(200);
     expect(english.text).toContain('<html lang="en">');
     expect(english.text).toContain('Returning to the service');
     expect(posted(english.text).samlResponse).toBe(out.samlResponse);
+    const mac = url.searchParams.get('mac')!;
+    const to = (acs: string, m = mac) => `/post/lang?lang=en&acs=${encodeURIComponent(acs)}&mac=${encodeURIComponent(m)}`;
+    // The MAC is what lets it through: the same post without it, or with another one, is refused.
+    expect((await agent.post(to(SP_ACS, '')).type('form').send(fields)).status).toBe(404);
+    expect((await agent.post(to(SP_ACS, mac.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')))).type('form').send(fields)).status).toBe(404);
     // Not an open POST redirector: another ACS, or another response, breaks the signature.
-    expect((await agent.post('/post/lang?lang=en').type('form').send({ ...fields, acs: 'https://evil.example/acs' })).status).toBe(404);
-    expect((await agent.post('/post/lang?lang=en').type('form').send({ ...fields, SAMLResponse: Buffer.from('<x/>').toString('base64') })).status).toBe(404);
-    expect((await agent.post('/post/lang?lang=en').type('form').send({ ...fields, RelayState: 'other' })).status).toBe(404);
+    expect((await agent.post(to('https://evil.example/acs')).type('form').send(fields)).status).toBe(404);
+    expect((await agent.post(to(SP_ACS)).type('form').send({ ...fields, SAMLResponse: Buffer.from('<x/>').toString('base64') })).status).toBe(404);
+    expect((await agent.post(to(SP_ACS)).type('form').send({ ...fields, RelayState: 'other' })).status).toBe(404);
   });
 
   test('Cl@ve Permanente: a refused password is summarised and linked to its field; the code step has a timer and a way to more time', async () => {
