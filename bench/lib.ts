@@ -2,7 +2,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { deflateRawSync } from 'node:zlib';
@@ -14,14 +13,7 @@ export const SP_ENTITY = 'https://bench-sp.test/metadata';
 export const SP_ACS = 'https://bench-sp.test/acs';
 const signAsync = promisify(sign);
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../test/support/ports';
 
 export class Cookies {
   private jar = new Map<string, string>();

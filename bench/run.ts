@@ -33,6 +33,7 @@ import { CitizenRepository } from '../src/citizens/repository';
 import { dniCheckLetter } from '../src/citizens/nif';
 import { createDataSource } from '../src/db/data-source';
 import { rsaSigner, type SpSigner } from '../test/support/sp-requests';
+import { hammerWrk, wrkAvailable } from './wrk';
 import { Browser, freePort, hidden, lastCodeFor, percentile, ROOT, SP_ACS, SP_ENTITY, signedPostBody, signedRequestPath, startBrokerProcess, announced } from './lib';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 4000);
@@ -104,6 +105,7 @@ async function main(): Promise<void> {
   console.log('building…');
   execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
   const signMs = rawSignCpuMs();
+  const useWrk = wrkAvailable();
   console.log(`(a) raw crypto.sign RSA-2048/SHA-256 (KeyObject), one thread: ${(signMs * 1000).toFixed(0)} µs of CPU each (${(1000 / signMs).toFixed(0)}/s)`);
 
   // A throwaway broker home: SQLite, keys, outbox, SP metadata; a PostgreSQL database and a Redis prefix of its own.
@@ -206,7 +208,7 @@ async function main(): Promise<void> {
         for (const step of plan) {
           const mine = messages.splice(0, step.amount);
           const cpu0 = await brokerCpuSeconds(operatorBase);
-          const r = await hammer(base, binding, cookie, mine, step.connections);
+          const r = useWrk ? await hammerWrk(base, binding, cookie, mine, step.connections) : await hammer(base, binding, cookie, mine, step.connections);
           const cpu1 = await brokerCpuSeconds(operatorBase);
           if (!step.warmup) {
             runs.push({ setup: setup.label, binding, connections: step.connections, rps: r.rps, p50: r.p50, p99: r.p99, cpuMsPerSso: ((cpu1 - cpu0) * 1000) / r.done, bad: r.bad });
@@ -232,6 +234,11 @@ async function main(): Promise<void> {
   }
 
   console.log(`\n(b) SSO round trips with the session reused, ${SIGS_PER_RESPONSE} RSA-2048 signatures per response (Node ${process.version}):`);
+  console.log(
+    useWrk
+      ? '  load generator: wrk (C, one thread; BENCH_CLIENT=autocannon for the Node client)'
+      : '  load generator: autocannon (a Node process on the same cores; `apt-get install wrk` for the C client the cluster and p99 figures need)',
+  );
   console.log('  setup                                   binding    conc   SSO/s   p50 ms   p99 ms   CPU ms/SSO   efficiency');
   for (const r of runs) {
     const eff = (SIGS_PER_RESPONSE * signMs) / r.cpuMsPerSso;
