@@ -59,8 +59,8 @@ function rawSignCpuMs(n = 3000): number {
 /**
  * (a) again, sampled while a step runs: ten signs every 100 ms in this process (idle otherwise
  * when wrk is the client), median of the samples. The shared host's speed drifts by half within
- * minutes (470–770 µs per sign seen in one hour here), and a step's efficiency is only a ratio
- * if both sides of it were measured under the same conditions. Costs the broker ~5 % of a core.
+ * minutes (377–770 µs per sign seen within hours here), and a step's efficiency is only a ratio
+ * if both sides of it were measured under the same conditions. Takes about 6 % of one core beside the broker.
  */
 function signSampler(): { stop(): number } {
   const samples: number[] = [];
@@ -111,7 +111,7 @@ interface SsoRun {
   p50: number;
   p99: number;
   cpuMsPerSso: number;
-  /** (a) measured right before this step. */
+  /** (a), sampled during this step. */
   signMs: number;
   bad: number;
 }
