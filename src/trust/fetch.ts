@@ -103,11 +103,27 @@ function checkUrl(candidate: string, original: string, limits: FetchLimits): URL
   return parsed;
 }
 
+const timeoutError = () => Object.assign(new Error('timeout'), { name: 'TimeoutError' });
+
 function getOnce(url: URL, limits: FetchLimits, deadline: number): Promise<Answer> {
   const left = deadline - Date.now();
-  if (left <= 0) return Promise.reject(Object.assign(new Error('timeout'), { name: 'TimeoutError' }));
+  if (left <= 0) return Promise.reject(timeoutError());
   const client = url.protocol === 'https:' ? https : http;
-  return new Promise<Answer>((resolve, reject) => {
+  return new Promise<Answer>((settle, fail) => {
+    // The deadline holds for the whole exchange: a socket timeout would restart with every byte
+    // a slow server drips, and such a server could hold the caller for ever.
+    const timer = setTimeout(() => {
+      fail(timeoutError());
+      req.destroy();
+    }, left);
+    const resolve = (a: Answer) => {
+      clearTimeout(timer);
+      settle(a);
+    };
+    const reject = (err: unknown) => {
+      clearTimeout(timer);
+      fail(err);
+    };
     const req = client.get(
       url,
       {
@@ -146,7 +162,6 @@ function getOnce(url: URL, limits: FetchLimits, deadline: number): Promise<Answe
         res.on('aborted', () => reject(Object.assign(new Error('the server closed the connection mid-answer'), { code: 'ECONNRESET' })));
       },
     );
-    req.setTimeout(left, () => req.destroy(Object.assign(new Error('timeout'), { name: 'TimeoutError' })));
     req.on('error', reject);
   });
 }

@@ -16,6 +16,13 @@ beforeAll(async () => {
       res.writeHead(302, { location: `http://127.0.0.1:${port}/md` });
       return res.end();
     }
+    if (req.url === '/drip') {
+      // A byte every 50 ms, for ever: never idle, never done.
+      res.writeHead(200, { 'content-type': 'application/xml' });
+      const t = setInterval(() => res.write(' '), 50);
+      res.on('close', () => clearInterval(t));
+      return;
+    }
     if (req.url === '/big') {
       res.writeHead(200, { 'content-type': 'application/xml' });
       res.write('<x>' + 'a'.repeat(5000));
@@ -27,7 +34,10 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => {
+  server.closeAllConnections(); // a /drip answer still open (when a fetch was not cut) must not hold the run
+  return new Promise<void>((resolve) => server.close(() => resolve()));
+});
 
 const limits = { maxBytes: 1024, timeoutMs: 3000 };
 
@@ -50,4 +60,10 @@ test('the address classes', () => {
     expect([a, isInternalAddress(a)]).toEqual([a, true]);
   }
   for (const a of ['8.8.8.8', '172.32.0.1', '193.146.1.1', '2001:db8::1', '2a00:1450::1', '::ffff:8.8.8.8']) expect([a, isInternalAddress(a)]).toEqual([a, false]);
+});
+
+test('the time limit holds for the whole exchange: a server dripping a byte every 50 ms is cut at the deadline', async () => {
+  const started = Date.now();
+  await expect(fetchMetadata(`http://127.0.0.1:${port}/drip`, { maxBytes: 1024 * 1024, timeoutMs: 400 })).rejects.toThrow(/no complete answer within 400 ms/);
+  expect(Date.now() - started).toBeLessThan(5000);
 });
