@@ -97,5 +97,5 @@ describe('the operator CLI as a process', () => {
     const gone = await cli('sp', 'show', entityId);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain(`no service provider ${entityId} in the trust list`);
-  });
+  }, 90_000); // about 25 CLI processes: 23 s alone on this host, over 30 s beside other suites
 });
