@@ -64,6 +64,9 @@ export function accountCertificateBinding(flow: string): string {
   return `account-certificate:${flow}`;
 }
 
+/** An account flow id (/account/activate, password, recover, deregister), `acct:<flow>` in the store. */
+export const ACCOUNT_FLOW_PATTERN = /^[A-Za-z0-9_-]{20,64}$/;
+
 export function accountFlowKey(flow: string): string {
   return `acct:${flow}`;
 }

@@ -24,7 +24,7 @@ import { renderError, renderUnavailable } from '../../web/render';
 import { unavailableBackend } from '../../faults';
 import { STYLESHEET } from '../../web/views';
 import type { CertificateSettings } from './config';
-import { handleKey, REGISTRATION_FLOW_PATTERN, registrationBinding, registrationFlowKey, type CertificateLoginResult, accountCertificateBinding, accountFlowKey } from './handle';
+import { ACCOUNT_FLOW_PATTERN, accountCertificateBinding, accountFlowKey, handleKey, REGISTRATION_FLOW_PATTERN, registrationBinding, registrationFlowKey, type CertificateLoginResult } from './handle';
 import { certificateProblemPage } from './views';
 
 /**
@@ -288,32 +288,46 @@ export function createCertificateHostApp(
     res.redirect(303, `${baseUrl}/login/${encodeURIComponent(txnId)}/certificate/return?handle=${handle}`);
   });
 
-  // Online registration with a certificate (/account/register, issue 7): the same validation,
-  // the result bound to the registration flow the main host opened.
-  app.get('/account/register/tls', async (req, res) => {
-    const flow = typeof req.query.flow === 'string' ? req.query.flow : '';
-    if (!REGISTRATION_FLOW_PATTERN.test(flow) || !(await store.get(registrationFlowKey(flow)))) return renderError(req, res, 410, 'error.expired');
-    const links = { chooserHref: `${baseUrl}/account/register`, retryHref: `${baseUrl}/account/register` };
-    const result = await validatePresented(req, res, `register:${flow.slice(0, 8)}`, links);
-    if (!result) return;
-    const handle = await handOff(registrationBinding(flow), result);
-    req.log.info({ event: 'account.register.certificate', kind: result.kind, who: maskDni(result.identity.dni) }, 'client certificate accepted for a registration');
-    res.setHeader('Cache-Control', 'no-store');
-    res.redirect(303, `${baseUrl}/account/register/return?flow=${flow}&handle=${handle}`);
+  /**
+   * A certificate proven for a flow the main host opened (not a login): the same validation,
+   * the result handed back bound to that flow, then back to the main host's return page.
+   */
+  const flowCertificate = (
+    path: string,
+    f: { pattern: RegExp; flowKey: (flow: string) => string; binding: (flow: string) => string; label: string; back: string; returnPath: string; event: string; msg: string },
+  ) =>
+    app.get(path, async (req, res) => {
+      const flow = typeof req.query.flow === 'string' ? req.query.flow : '';
+      if (!f.pattern.test(flow) || !(await store.get(f.flowKey(flow)))) return renderError(req, res, 410, 'error.expired');
+      const links = { chooserHref: `${baseUrl}${f.back}`, retryHref: `${baseUrl}${f.back}` };
+      const result = await validatePresented(req, res, `${f.label}:${flow.slice(0, 8)}`, links);
+      if (!result) return;
+      const handle = await handOff(f.binding(flow), result);
+      req.log.info({ event: f.event, kind: result.kind, who: maskDni(result.identity.dni) }, f.msg);
+      res.setHeader('Cache-Control', 'no-store');
+      res.redirect(303, `${baseUrl}${f.returnPath}?flow=${flow}&handle=${handle}`);
+    });
+  // Online registration with a certificate (/account/register, issue 7).
+  flowCertificate('/account/register/tls', {
+    pattern: REGISTRATION_FLOW_PATTERN,
+    flowKey: registrationFlowKey,
+    binding: registrationBinding,
+    label: 'register',
+    back: '/account/register',
+    returnPath: '/account/register/return',
+    event: 'account.register.certificate',
+    msg: 'client certificate accepted for a registration',
   });
-
-  // Recovery and deregistration proven with a certificate (/account/recover, /account/deregister):
-  // the same validation, the result bound to the account flow the main host opened.
-  app.get('/account/certificate/tls', async (req, res) => {
-    const flow = typeof req.query.flow === 'string' ? req.query.flow : '';
-    if (!/^[A-Za-z0-9_-]{20,64}$/.test(flow) || !(await store.get(accountFlowKey(flow)))) return renderError(req, res, 410, 'error.expired');
-    const links = { chooserHref: `${baseUrl}/account/recover`, retryHref: `${baseUrl}/account/recover` };
-    const result = await validatePresented(req, res, `account:${flow.slice(0, 8)}`, links);
-    if (!result) return;
-    const handle = await handOff(accountCertificateBinding(flow), result);
-    req.log.info({ event: 'account.certificate', kind: result.kind, who: maskDni(result.identity.dni) }, 'client certificate accepted for an account service');
-    res.setHeader('Cache-Control', 'no-store');
-    res.redirect(303, `${baseUrl}/account/certificate/return?flow=${flow}&handle=${handle}`);
+  // Recovery and deregistration proven with a certificate (/account/recover, /account/deregister).
+  flowCertificate('/account/certificate/tls', {
+    pattern: ACCOUNT_FLOW_PATTERN,
+    flowKey: accountFlowKey,
+    binding: accountCertificateBinding,
+    label: 'account',
+    back: '/account/recover',
+    returnPath: '/account/certificate/return',
+    event: 'account.certificate',
+    msg: 'client certificate accepted for an account service',
   });
 
   app.use((req, res) => renderError(req, res, 404, 'error.notfound'));

@@ -7,7 +7,7 @@ import { PasswordPolicyError } from '../../citizens/password';
 import type { Citizen } from '../../citizens/types';
 import { PasarelaError } from '../../errors';
 import { PasswordFailures } from '../../authn/permanente/lockout';
-import { accountCertificateBinding, accountFlowKey, HANDLE_PATTERN, handleKey, parseLoginResult } from '../../authn/certificate/handle';
+import { ACCOUNT_FLOW_PATTERN, accountCertificateBinding, accountFlowKey, HANDLE_PATTERN, handleKey, parseLoginResult } from '../../authn/certificate/handle';
 import { accountDonePage, accountStepPage, type AccountField, type AccountStepModel } from '../account-views';
 import { BROWSER_COOKIE } from '../context';
 import type { MessageKey } from '../i18n';
@@ -127,7 +127,7 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
   const saveFlow = (f: Flow) => kit.store.set(flowKey(f.id), JSON.stringify(f), FLOW_TTL_MS);
   const loadFlow = (req: Request, service: AccountService): Promise<Flow | null> => loadFlowById(req, service, field(req, 'flow'));
   const loadFlowById = async (req: Request, service: AccountService, id: string): Promise<Flow | null> => {
-    if (!/^[A-Za-z0-9_-]{20,64}$/.test(id)) return null;
+    if (!ACCOUNT_FLOW_PATTERN.test(id)) return null;
     const raw = await kit.store.get(flowKey(id));
     const f = raw ? (JSON.parse(raw) as Flow) : null;
     return f && f.service === service && f.bid === bidOf(req) ? f : null;
@@ -304,7 +304,7 @@ export function accountRouter(kit: AuthnKit, deps: AccountDeps): Router {
     try {
       const id = typeof req.query.flow === 'string' ? req.query.flow : '';
       const handle = typeof req.query.handle === 'string' ? req.query.handle : '';
-      const raw = /^[A-Za-z0-9_-]{20,64}$/.test(id) ? await kit.store.get(flowKey(id)) : null;
+      const raw = ACCOUNT_FLOW_PATTERN.test(id) ? await kit.store.get(flowKey(id)) : null;
       const flow = raw ? (JSON.parse(raw) as Flow) : null;
       if (!flow || flow.bid !== bidOf(req) || flow.stage !== 'certificate') return restart(req, res, flow?.service ?? 'recover', 410, 'account.flow_expired');
       const taken = HANDLE_PATTERN.test(handle) ? await kit.store.take(handleKey(handle)) : null;
