@@ -143,32 +143,41 @@ function watchFirstReady(operatorPort: number, base: string, n: number) {
 }
 
 /**
+ * A broker on a fresh PostgreSQL database and the shared Redis, watched from before it starts:
+ * the statuses of the `n` SSO requests sent at its first 200 from /readyz.
+ */
+async function answersAtFirstReady(n: number, env: Record<string, string>, keyPrefix: string): Promise<number[]> {
+  const [port, operatorPort] = [await freePort(), await freePort()];
+  const base = `http://127.0.0.1:${port}`;
+  const db = await freshPostgresDatabase();
+  const watch = watchFirstReady(operatorPort, base, n);
+  let broker: ProcessBroker | undefined;
+  try {
+    broker = await startProcessBroker({
+      env: { ...env, REDIS_URL: TEST_REDIS_URL, DATABASE_URL: db.url, PORT: String(port), BASE_URL: base, OPERATOR_PORT: String(operatorPort) },
+      config: { store: { keyPrefix: `${keyPrefix}-${randomBytes(4).toString('hex')}:` } },
+      startTimeoutMs: 60_000,
+    });
+    await watch.firstReady;
+  } finally {
+    watch.stop();
+    await broker?.stop();
+    await db.drop();
+  }
+  return watch.answers;
+}
+
+/**
  * /readyz is what a load balancer waits for: it must not turn ready while a worker still holds the
  * trust list it read before the primary's bootstrap wrote the SPs (every SP would be "not a
  * registered service provider" on that worker). Polled from the moment the process starts.
  */
 describeWithProductionServices('several worker processes: ready means the trust list is loaded', () => {
   test('at the first 200 from /readyz, every worker already knows the SP the bootstrap wrote', async () => {
-    const db = await freshPostgresDatabase();
-    const [port, operatorPort] = [await freePort(), await freePort()];
-    const base = `http://127.0.0.1:${port}`;
     // Round-robin: six SSO requests reach both workers.
-    const watch = watchFirstReady(operatorPort, base, 6);
-    let broker: ProcessBroker | undefined;
-    try {
-      broker = await startProcessBroker({
-        env: { WORKERS: '2', REDIS_URL: TEST_REDIS_URL, DATABASE_URL: db.url, PORT: String(port), BASE_URL: base, OPERATOR_PORT: String(operatorPort) },
-        config: { store: { keyPrefix: `pasarela-cluster-ready-${randomBytes(4).toString('hex')}:` } },
-        startTimeoutMs: 60_000,
-      });
-      await watch.firstReady;
-    } finally {
-      watch.stop();
-      await broker?.stop();
-      await db.drop();
-    }
+    const answers = await answersAtFirstReady(6, { WORKERS: '2' }, 'pasarela-cluster-ready');
     // 303 to the method chooser, never the 400 "not a registered service provider".
-    expect(watch.answers).toEqual([303, 303, 303, 303, 303, 303]);
+    expect(answers).toEqual([303, 303, 303, 303, 303, 303]);
   }, 90_000);
 });
 
@@ -183,23 +192,6 @@ describeWithProductionServices('one process: ready means the trust list is loade
       const entity = `https://sp-${i}.test/md`;
       writeFileSync(path.join(dir, `sp-${i}.xml`), generateServiceProviderMetadata({ issuer: entity, callbackUrl: `https://sp-${i}.test/acs`, publicCerts: signer.certPem, privateKey }));
     }
-    const [port, operatorPort] = [await freePort(), await freePort()];
-    const base = `http://127.0.0.1:${port}`;
-    const watch = watchFirstReady(operatorPort, base, 1);
-    const db = await freshPostgresDatabase();
-    let broker: ProcessBroker | undefined;
-    try {
-      broker = await startProcessBroker({
-        env: { PORT: String(port), BASE_URL: base, OPERATOR_PORT: String(operatorPort), METADATA_DIR: dir, REDIS_URL: TEST_REDIS_URL, DATABASE_URL: db.url },
-        config: { store: { keyPrefix: `pasarela-one-ready-${randomBytes(4).toString('hex')}:` } },
-        startTimeoutMs: 60_000,
-      });
-      await watch.firstReady;
-    } finally {
-      watch.stop();
-      await broker?.stop();
-      await db.drop();
-    }
-    expect(watch.answers).toEqual([303]);
+    expect(await answersAtFirstReady(1, { METADATA_DIR: dir }, 'pasarela-one-ready')).toEqual([303]);
   }, 90_000);
 });
