@@ -41,8 +41,7 @@ export async function readiness(s: Pick<Services, 'store' | 'ds'> & { metrics?: 
  * The operator listener (`operator.host`/`operator.port`, apart from the citizen listener):
  * liveness, readiness and metrics. None of it is reachable from the citizen-facing port, so
  * the trust-list size and process internals are not public.
- */
-/**
+ *
  * @param started while it answers false (the once-per-deployment bootstrap has not written the
  *   trust list yet), /readyz is 503 even when the stores answer: a load balancer must not send
  *   logins that would find no SP.
