@@ -54,7 +54,7 @@ export function renderPost(req: Request, res: Response, post: PostBack): void {
   res.setHeader('Cache-Control', 'no-store');
   const ctx = pageContext(req, res);
   const h = helpers(res);
-  // With the signed language-switch form the page never links its own address: don't make the
+  // With the signed language-switch button the page never links its own address: don't make the
   // layout parse and re-serialize it (on HTTP-Redirect it is kilobytes of SAMLRequest query).
   if (h) ctx.path = pathOnly(ctx.path);
   res.status(200).type('html').send(autoPostPage(ctx, post, h ? h.signer.sign(postMacInput(post)) : undefined));
