@@ -9,6 +9,9 @@
  *      efficiency = signatures per response × (a) ÷ CPU per SSO (target ≥ 0.6 on both bindings);
  *      for one process on the embedded pair, one on Redis + PostgreSQL, and N workers on Redis +
  *      PostgreSQL (targets: p99 < 20 ms at c=32 with N workers, N=2 throughput ≥ 1.7× one);
+ *      and the same steps against the floor (bench/floor.ts: bare node:http, the two signatures,
+ *      the broker's page replayed; 1 process and N workers), each right after the broker setup it
+ *      is read against: the ceiling of those figures on this machine for any Node.js server;
  *  (c) full logins per method (every page, a new browser each time; the password KDF's cost is
  *      intended and reported, not tuned away) at concurrency 8;
  *  (d) the Permanente answer time for an unknown, a not activated, a locked and a registered DNI
@@ -18,7 +21,8 @@
  *      BENCH_SKIP_ENUMERATION=1 skips it).
  * Not a test: nothing here asserts; it prints, and exits non-zero only if responses were wrong.
  * BENCH_REQUESTS (per run, default 4000), BENCH_LOGIN_SECONDS (default 8), BENCH_WORKERS (default 2);
- * for a quicker look: BENCH_SETUPS=0,2 (which of the three), BENCH_BINDINGS=post, BENCH_SKIP_LOGINS=1.
+ * for a quicker look: BENCH_SETUPS=0,4 (which of the seven: the broker on memory + SQLite, on Redis +
+ * PostgreSQL, the floor; the broker as 1 worker, N workers; the floor as 1 worker, N workers), BENCH_BINDINGS=post, BENCH_SKIP_LOGINS=1.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
@@ -34,6 +38,7 @@ import { CitizenRepository } from '../src/citizens/repository';
 import { dniCheckLetter } from '../src/citizens/nif';
 import { createDataSource } from '../src/db/data-source';
 import { rsaSigner, type SpSigner } from '../test/support/sp-requests';
+import { floorCpuSeconds, startFloor, stopFloor, type Capture } from './floor';
 import { hammerWrk, wrkAvailable } from './wrk';
 import { Browser, freePort, hidden, lastCodeFor, percentile, ROOT, SP_ACS, SP_ENTITY, signedPostBody, signedRequestPath, startBrokerProcess, announced } from './lib';
 
@@ -101,6 +106,14 @@ interface Setup {
   label: string;
   workers: number;
   production: boolean;
+  /** The floor server (bench/floor.ts) instead of the broker. */
+  floor?: boolean;
+  /**
+   * One process run as one cluster worker runs (RSA_SIGNING=inline, one pool thread): signatures
+   * on its event loop, one core. The issue's "2 workers ≥ 1.7× one worker" compares against this;
+   * the default single process signs on the pool and so already uses every core.
+   */
+  inline?: boolean;
 }
 
 interface SsoRun {
@@ -182,11 +195,18 @@ async function main(): Promise<void> {
     await ds.destroy();
   }
 
+  // Each floor right after the broker setup it is read against (the host drifts).
   const setups: Setup[] = [
     { label: '1 process, memory + SQLite', workers: 1, production: false },
     { label: '1 process, Redis + PostgreSQL', workers: 1, production: true },
+    { label: 'floor: bare node:http, 1 process', workers: 1, production: false, floor: true },
+    { label: '1 worker, Redis + PostgreSQL', workers: 1, production: true, inline: true },
     { label: `${WORKERS} workers, Redis + PostgreSQL`, workers: WORKERS, production: true },
+    { label: 'floor: bare node:http, 1 worker', workers: 1, production: false, floor: true, inline: true },
+    { label: `floor: bare node:http, ${WORKERS} workers`, workers: WORKERS, production: false, floor: true },
   ];
+  const capturePath = path.join(home, 'floor-capture.json');
+  let captured = false;
   const only = process.env.BENCH_SETUPS?.split(',').map(Number);
   const bindings = (process.env.BENCH_BINDINGS?.split(',') ?? ['redirect', 'post']) as Array<'redirect' | 'post'>;
   const runs: SsoRun[] = [];
@@ -196,6 +216,11 @@ async function main(): Promise<void> {
   try {
     for (const [index, setup] of setups.entries()) {
       if (only && !only.includes(index)) continue;
+      if (setup.floor) {
+        if (!captured) throw new Error('a floor setup needs a broker setup before it in the same run (its page is the broker\'s)');
+        runs.push(...(await floorRuns(setup, capturePath, bindings, sp)));
+        continue;
+      }
       const port = await freePort();
       const operatorPort = await freePort();
       const base = `http://127.0.0.1:${port}`;
@@ -213,33 +238,19 @@ async function main(): Promise<void> {
           PASARELA_CSRF_SECRET: 'c'.repeat(40),
           LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
           WORKERS: String(setup.workers),
+          ...(setup.inline ? { RSA_SIGNING: 'inline', UV_THREADPOOL_SIZE: '1' } : {}),
           ...(setup.production ? { REDIS_URL: REDIS_URL, DATABASE_URL: pgUrl } : {}),
         },
       });
       const ssoUrl = `${base}/saml/sso`;
       const cookie = await sessionCookie(base, ssoUrl, sp, citizens[0]!.dni);
+      if (!captured) {
+        writeFileSync(capturePath, JSON.stringify(await captureSso(base, ssoUrl, sp, cookie)));
+        captured = true;
+      }
       for (const binding of bindings) {
-        const plan = [
-          { connections: 8, amount: Math.ceil(REQUESTS / 8), warmup: true },
-          { connections: 8, amount: REQUESTS, warmup: false },
-          { connections: 32, amount: REQUESTS, warmup: false },
-        ];
-        const messages: string[] = [];
-        const need = plan.reduce((n, p) => n + p.amount, 0);
-        while (messages.length < need) {
-          messages.push(...(await Promise.all(Array.from({ length: 64 }, () => (binding === 'post' ? signedPostBody(ssoUrl, sp, 'low') : signedRequestPath(ssoUrl, sp.key, 'low'))))));
-        }
-        for (const step of plan) {
-          const mine = messages.splice(0, step.amount);
-          const cpu0 = await brokerCpuSeconds(operatorBase);
-          const sampler = signSampler();
-          const r = useWrk ? await hammerWrk(base, binding, cookie, mine, step.connections) : await hammer(base, binding, cookie, mine, step.connections);
-          const cpu1 = await brokerCpuSeconds(operatorBase);
-          const stepSignMs = sampler.stop();
-          if (!step.warmup) {
-            runs.push({ setup: setup.label, binding, connections: step.connections, rps: r.rps, p50: r.p50, p99: r.p99, cpuMsPerSso: ((cpu1 - cpu0) * 1000) / r.done, signMs: stepSignMs, bad: r.bad });
-          }
-        }
+        const messages = await ssoMessages(ssoUrl, sp, binding);
+        runs.push(...(await timedSteps(setup.label, binding, base, cookie, messages, () => brokerCpuSeconds(operatorBase))));
       }
       if (!setup.production && process.env.BENCH_SKIP_LOGINS !== '1') {
         logins = await fullLogins(base, ssoUrl, sp, citizens, outbox, home);
@@ -266,18 +277,33 @@ async function main(): Promise<void> {
       : '  load generator: autocannon (a Node process on the same cores; `apt-get install wrk` for the C client the cluster and p99 figures need)',
   );
   console.log('  setup                                   binding    conc   SSO/s   p50 ms   p99 ms   CPU ms/SSO   sign µs   efficiency');
+  const eff = (r: SsoRun) => (SIGS_PER_RESPONSE * r.signMs) / r.cpuMsPerSso;
   for (const r of runs) {
-    const eff = (SIGS_PER_RESPONSE * r.signMs) / r.cpuMsPerSso;
     console.log(
-      `  ${r.setup.padEnd(38)}  ${r.binding.padEnd(8)}  ${String(r.connections).padStart(5)}  ${r.rps.toFixed(0).padStart(6)}   ${String(r.p50).padStart(6)}   ${String(r.p99).padStart(6)}   ${r.cpuMsPerSso.toFixed(3).padStart(10)}   ${(r.signMs * 1000).toFixed(0).padStart(7)}   ${eff.toFixed(2).padStart(10)}`,
+      `  ${r.setup.padEnd(38)}  ${r.binding.padEnd(8)}  ${String(r.connections).padStart(5)}  ${r.rps.toFixed(0).padStart(6)}   ${String(r.p50).padStart(6)}   ${String(r.p99).padStart(6)}   ${r.cpuMsPerSso.toFixed(3).padStart(10)}   ${(r.signMs * 1000).toFixed(0).padStart(7)}   ${eff(r).toFixed(2).padStart(10)}`,
     );
   }
   console.log(`  efficiency = ${SIGS_PER_RESPONSE} × sign µs (the raw sign of (a), sampled in this process during the step) ÷ CPU per SSO (every broker process, pool threads included). Target ≥ 0.6 on both bindings.`);
   const at = (setup: string, binding: string, c: number) => runs.find((r) => r.setup === setup && r.binding === binding && r.connections === c);
   for (const binding of ['redirect', 'post']) {
-    const one = at(setups[1]!.label, binding, 32);
-    const many = at(setups[2]!.label, binding, 32);
-    if (one && many) console.log(`  ${binding}: ${WORKERS} workers / 1 process on Redis + PostgreSQL at c=32: ${(many.rps / one.rps).toFixed(2)}× (target ≥ 1.7), p99 ${many.p99} ms (target < 20)`);
+    const process1 = at(setups[1]!.label, binding, 32);
+    const worker1 = at(setups[3]!.label, binding, 32);
+    const many = at(setups[4]!.label, binding, 32);
+    if (worker1 && many) console.log(`  ${binding}: ${WORKERS} workers / 1 worker on Redis + PostgreSQL at c=32: ${(many.rps / worker1.rps).toFixed(2)}× (target ≥ 1.7), p99 ${many.p99} ms (target < 20)`);
+    if (process1 && many) console.log(`  ${binding}: ${WORKERS} workers / 1 process (signing on the pool) at c=32: ${(many.rps / process1.rps).toFixed(2)}×`);
+    const floorProcess = at(setups[2]!.label, binding, 32);
+    const floorWorker = at(setups[5]!.label, binding, 32);
+    const floorMany = at(setups[6]!.label, binding, 32);
+    if (floorWorker && floorMany) console.log(`  ${binding}: the floor's ${WORKERS} workers / 1 worker at c=32: ${(floorMany.rps / floorWorker.rps).toFixed(2)}×, p99 ${floorMany.p99} ms`);
+    if (floorProcess && floorMany) console.log(`  ${binding}: the floor's ${WORKERS} workers / 1 process at c=32: ${(floorMany.rps / floorProcess.rps).toFixed(2)}×; the floor's p99 at c=32 in 1 process: ${floorProcess.p99} ms`);
+    for (const c of [8, 32]) {
+      const floor = at(setups[2]!.label, binding, c);
+      const broker = at(setups[1]!.label, binding, c) ?? at(setups[0]!.label, binding, c);
+      if (floor && broker) console.log(`  ${binding} c=${c}: the floor's efficiency ${eff(floor).toFixed(2)}; the broker's (${broker.setup}) ${eff(broker).toFixed(2)}, ${(eff(broker) / eff(floor)).toFixed(2)} of the floor's; the broker's CPU per SSO beyond the floor's: ${(broker.cpuMsPerSso - floor.cpuMsPerSso).toFixed(2)} ms`);
+    }
+  }
+  if (runs.some((r) => r.setup.startsWith('floor'))) {
+    console.log("  (the floor: bench/floor.ts, a bare node:http server making the two signatures and sending the broker's own page, headers and body, back: no parse, store, XML or middleware — the ceiling of any server on Node's HTTP stack on this machine)");
   }
   const r8 = at(setups[0]!.label, 'redirect', 8);
   const p8 = at(setups[0]!.label, 'post', 8);
@@ -311,6 +337,71 @@ async function main(): Promise<void> {
   if (process.env.BENCH_SKIP_ENUMERATION !== '1') {
     console.log('\n(f) enumeration (npm run bench:enumeration):');
     execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'enumeration.ts')], { stdio: 'inherit', cwd: ROOT });
+  }
+}
+
+const PLAN = [
+  { connections: 8, amount: Math.ceil(REQUESTS / 8), warmup: true },
+  { connections: 8, amount: REQUESTS, warmup: false },
+  { connections: 32, amount: REQUESTS, warmup: false },
+];
+
+/** Fresh signed AuthnRequests for every step of PLAN (each is sent once: a replay is refused). */
+async function ssoMessages(ssoUrl: string, sp: SpSigner, binding: 'redirect' | 'post'): Promise<string[]> {
+  const messages: string[] = [];
+  const need = PLAN.reduce((n, p) => n + p.amount, 0);
+  while (messages.length < need) {
+    messages.push(...(await Promise.all(Array.from({ length: 64 }, () => (binding === 'post' ? signedPostBody(ssoUrl, sp, 'low') : signedRequestPath(ssoUrl, sp.key, 'low'))))));
+  }
+  return messages;
+}
+
+/** PLAN's steps against one server: the warm-up, then c=8 and c=32 timed, CPU read before and after each. */
+async function timedSteps(label: string, binding: 'redirect' | 'post', base: string, cookie: string, messages: string[], cpuSeconds: () => Promise<number> | number): Promise<SsoRun[]> {
+  const useWrk = wrkAvailable();
+  const out: SsoRun[] = [];
+  for (const step of PLAN) {
+    const mine = messages.splice(0, step.amount);
+    const cpu0 = await cpuSeconds();
+    const sampler = signSampler();
+    const r = useWrk ? await hammerWrk(base, binding, cookie, mine, step.connections) : await hammer(base, binding, cookie, mine, step.connections);
+    const cpu1 = await cpuSeconds();
+    const stepSignMs = sampler.stop();
+    if (!step.warmup) {
+      out.push({ setup: label, binding, connections: step.connections, rps: r.rps, p50: r.p50, p99: r.p99, cpuMsPerSso: ((cpu1 - cpu0) * 1000) / r.done, signMs: stepSignMs, bad: r.bad });
+    }
+  }
+  return out;
+}
+
+/** One SSO round trip on the broker, its response kept for the floor server to replay byte for byte. */
+async function captureSso(base: string, ssoUrl: string, sp: SpSigner, cookie: string): Promise<Capture> {
+  const res = await fetch(`${base}${await signedRequestPath(ssoUrl, sp.key, 'low')}`, { headers: { cookie }, redirect: 'manual' });
+  const body = await res.text();
+  if (res.status !== 200 || !body.includes('name="SAMLResponse"')) throw new Error(`the SSO to capture answered ${res.status}`);
+  const headers: Record<string, string> = {};
+  const skip = new Set(['date', 'content-length', 'connection', 'keep-alive', 'transfer-encoding']);
+  res.headers.forEach((value, name) => {
+    if (!skip.has(name)) headers[name] = value;
+  });
+  for (const c of res.headers.getSetCookie()) headers['set-cookie'] = c; // one at most on this path
+  return { headers, body };
+}
+
+/** The floor (bench/floor.ts) through the same steps, client and message shapes as the broker. */
+async function floorRuns(setup: Setup, capturePath: string, bindings: Array<'redirect' | 'post'>, sp: SpSigner): Promise<SsoRun[]> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const floor = await startFloor(port, setup.workers, capturePath, setup.inline === true);
+  try {
+    const out: SsoRun[] = [];
+    for (const binding of bindings) {
+      const messages = await ssoMessages(`${base}/saml/sso`, sp, binding);
+      out.push(...(await timedSteps(setup.label, binding, base, 'pasarela_sso=floor', messages, () => floorCpuSeconds(floor))));
+    }
+    return out;
+  } finally {
+    await stopFloor(floor);
   }
 }
 
