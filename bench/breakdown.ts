@@ -9,6 +9,8 @@
  *   http     a whole round trip through the express app over loopback (supertest-free: node:http)
  * `http − client − (intake + respond + page)` is the web stack: express, middleware, headers, the
  * server's sockets; `client` is the same requests against a bare node:http server answering as many bytes.
+ * With wrk installed, then under load: the full app, the bare express route and the same logic on
+ * a plain node:http handler, interleaved (see underLoad).
  * For both bindings. Figures for docs/ARCHITECTURE.md ("Where the CPU of an SSO goes").
  */
 import 'reflect-metadata';
@@ -35,6 +37,7 @@ import { autoPostPage } from '../src/web/views';
 import { translator } from '../src/web/i18n';
 import { rsaSigner } from '../test/support/sp-requests';
 import { Browser, hidden, ROOT, SP_ACS, SP_ENTITY, signedPostBody, signedRequestPath } from './lib';
+import { hammerWrk, wrkAvailable } from './wrk';
 
 const N = Number(process.env.BENCH_BREAKDOWN_N ?? 400);
 
@@ -86,8 +89,9 @@ async function main(): Promise<void> {
   bare.set('etag', false);
   bare.use(cookieParser());
   bare.use(pageSetup({ secureCookies: false, csrfSecret: services.secrets.csrf }));
+  const silent = pino({ level: 'silent' }); // one logger: a pino instance per request would be the bare route's largest cost
   bare.use((req, _res, next) => {
-    (req as unknown as { log: unknown }).log = pino({ level: 'silent' });
+    (req as unknown as { log: unknown }).log = silent;
     next();
   });
   bare.use(
@@ -102,6 +106,7 @@ async function main(): Promise<void> {
       secureCookies: false,
     }),
   );
+  bare.get('/static/pasarela.css', (_req, res) => void res.type('css').send('body{}'));
   const bareServer = bare.listen(0, '127.0.0.1');
   await new Promise((r) => bareServer.once('listening', r));
   const bareBase = `http://127.0.0.1:${(bareServer.address() as AddressInfo).port}`;
@@ -207,9 +212,93 @@ async function main(): Promise<void> {
   }
   console.log(`CPU ms per SSO, ${N} sequential iterations each, one process (Node ${process.version}):`);
   for (const r of rows) console.log(r);
+  if (wrkAvailable()) await underLoad({ services, dest, sp, cookie: browser.cookies.header(), sessionCookieName: config.session.cookieName, ssoUrls: config.ssoUrls, config, targets: { app: base, bare: bareBase } });
   server.close();
   bareServer.close();
   await services.close();
+}
+
+/**
+ * The web stack's share under load, HTTP-Redirect at c=8 with wrk, in rounds (A, B, C, A, B, C…:
+ * the host drifts): the full app; the bare express route (cookies and page setup only); and the
+ * same intake, broker and page called from a plain node:http handler with no express and no
+ * middleware (no logs, metrics, security headers or cookies: not a server to run, only the bound
+ * of what a fast path for /saml/sso could save). CPU is this process's (the server's; wrk is
+ * another process), the raw sign sampled before and after each run.
+ */
+async function underLoad(o: {
+  services: Awaited<ReturnType<typeof buildServices>>;
+  dest: string;
+  sp: ReturnType<typeof rsaSigner>;
+  cookie: string;
+  sessionCookieName: string;
+  ssoUrls: { redirect: string; post: string };
+  config: ReturnType<typeof loadConfig>;
+  targets: { app: string; bare: string };
+}): Promise<void> {
+  const { services, config } = o;
+  const sessionPattern = new RegExp(`(?:^|;\\s*)${o.sessionCookieName}=([^;]+)`);
+  const direct = createServer((req, res) => {
+    if (req.url!.startsWith('/static/')) {
+      res.writeHead(200, { 'content-type': 'text/css' }).end('body{}');
+      return;
+    }
+    void (async () => {
+      const q = req.url!.indexOf('?');
+      const received = await receiveAuthnRequest(
+        { binding: 'redirect', rawQuery: q >= 0 ? req.url!.slice(q + 1) : '' },
+        {
+          trust: services.trust,
+          replay: (key: string, ttl: number) => services.store.setIfAbsent(`replay:${key}`, '1', ttl),
+          now: new Date(),
+          clockSkewSeconds: config.saml.clockSkewSeconds,
+          maxRequestAgeSeconds: config.saml.maxRequestAgeSeconds,
+          ssoUrls: o.ssoUrls,
+        },
+      );
+      const sessionId = sessionPattern.exec(req.headers.cookie ?? '')?.[1];
+      const d = received.ok ? await services.broker.start(received.request, received.sp, sessionId, '127.0.0.1') : undefined;
+      if (d?.kind !== 'respond') {
+        res.writeHead(500).end();
+        return;
+      }
+      const html = autoPostPage({ lang: 'es', t: translator('es'), path: '/saml/sso', nonce: 'bm9uY2Vub25jZW5vbmNl' }, d.post);
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(html) }).end(html);
+    })();
+  }).listen(0, '127.0.0.1');
+  await new Promise((r) => direct.once('listening', r));
+  const targets = { 'full app': o.targets.app, 'bare express route': o.targets.bare, 'direct node:http': `http://127.0.0.1:${(direct.address() as AddressInfo).port}` };
+  const signKey: KeyObject = services.keys.signing.key;
+  const data = Buffer.alloc(600, 1);
+  const signSample = () => cpuMs(() => {
+    for (let i = 0; i < 100; i++) rawSign('sha256', data, signKey);
+  }).ms / 100;
+  const rounds = Number(process.env.BENCH_BREAKDOWN_ROUNDS ?? 3);
+  const perRun = Number(process.env.BENCH_BREAKDOWN_LOAD_N ?? 2000);
+  const results: Record<string, Array<{ cpu: number; eff: number }>> = {};
+  for (let round = 0; round < rounds; round++) {
+    for (const [label, base] of Object.entries(targets)) {
+      const messages: string[] = [];
+      while (messages.length < perRun) messages.push(...(await Promise.all(Array.from({ length: 50 }, () => signedRequestPath(o.dest, o.sp.key, 'low')))));
+      const s0 = signSample();
+      const c0 = process.cpuUsage();
+      const r = await hammerWrk(base, 'redirect', o.cookie, messages, 8);
+      const c = process.cpuUsage(c0);
+      const sign = (s0 + signSample()) / 2;
+      if (r.bad > 0) throw new Error(`${label}: ${r.bad} answers were not a Success auto-POST`);
+      const cpu = (c.user + c.system) / 1000 / r.done;
+      (results[label] ??= []).push({ cpu, eff: (2 * sign) / cpu });
+    }
+  }
+  direct.close();
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  console.log(`\nUnder load (HTTP-Redirect, wrk c=8, ${rounds} rounds of ${perRun} interleaved; CPU ms per SSO of the server process, efficiency against the raw sign sampled around each run):`);
+  for (const [label, xs] of Object.entries(results)) {
+    console.log(`  ${label.padEnd(20)} CPU ${mean(xs.map((x) => x.cpu)).toFixed(3)} ms (${xs.map((x) => x.cpu.toFixed(2)).join(' ')})   efficiency ${mean(xs.map((x) => x.eff)).toFixed(2)} (${xs.map((x) => x.eff.toFixed(2)).join(' ')})`);
+  }
+  const full = mean(results['full app']!.map((x) => x.cpu));
+  const bareCpu = mean(results['direct node:http']!.map((x) => x.cpu));
+  console.log(`  express and the app's middleware ≈ ${(full - bareCpu).toFixed(3)} ms per SSO (full app − direct node:http): the most a node:http fast path for /saml/sso could save`);
 }
 
 main().catch((err: unknown) => {
