@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { AggregatorRegistry } from 'prom-client';
 import { startCertificateHost, type CertificateHost } from './authn/certificate';
+import { AuditLog } from './audit/log';
 import { createApp } from './app';
 import { runPrimary, type WorkerMessage } from './cluster';
 import { banner, listen } from './startup';
@@ -93,6 +94,7 @@ async function main(): Promise<void> {
 
 async function startCertificate(config: Config, services: Services, log: Logger): Promise<CertificateHost | undefined> {
   if (!config.methods.enabled.includes('certificate')) return undefined;
+  const audit = new AuditLog(services.ds);
   return startCertificateHost({
     settings: services.certificate,
     baseUrl: config.baseUrl,
@@ -103,6 +105,7 @@ async function startCertificate(config: Config, services: Services, log: Logger)
     env: config.env,
     keysDir: path.resolve(config.root, config.keys.dir),
     root: config.root,
+    audit: (event) => services.ds.transaction((m) => audit.record(event, m)),
   });
 }
 

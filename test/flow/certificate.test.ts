@@ -5,12 +5,13 @@ import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import type { Express } from 'express';
 import { createApp } from '../../src/app';
+import { AuditLog } from '../../src/audit/log';
 import { certificateSettings, createCertificateAuthenticator, startCertificateHost, type CertificateHost } from '../../src/authn/certificate';
 import type { CertificateSettings } from '../../src/authn/certificate/config';
 import { makeDevTlsPair } from '../../src/pki/tls-dev';
 import type { KeyValueStore } from '../../src/store/types';
 import { describeEachPair } from '../support/pairs';
-import { BASE_URL, formAction, formFields, local, nodeSamlSp, sendRedirectRequest, SP_ACS, startBroker, type Agent, type BrokerUnderTest } from '../support/harness';
+import { BASE_URL, formAction, formFields, local, nodeSamlSp, sendRedirectRequest, SP_ACS, SP_ENTITY, startBroker, type Agent, type BrokerUnderTest } from '../support/harness';
 import { DAYS, FileServer, freePort, pemChain, TestCa, tempDir, type Issued, type OcspResponder } from '../support/pki';
 
 const LOW = 'http://eidas.europa.eu/LoA/low';
@@ -182,8 +183,14 @@ describeEachPair('DNIe and certificates over mutual TLS, end to end', (pair) => 
       root: broker.config.root,
       tls: hostTls,
       now: broker.services.now,
+      audit: (event) => new AuditLog(broker.services.ds).record(event),
     });
     return h;
+  }
+
+  /** The newest failed-login record (most recent first). */
+  async function lastLoginFailure() {
+    return (await new AuditLog(broker.services.ds).list({ type: 'auth.login.failed', limit: 1 }))[0];
   }
 
   /** The broker's app with the certificate method pointing at `h` (the lead's wiring does this from the configuration). */
@@ -288,6 +295,10 @@ describeEachPair('DNIe and certificates over mutual TLS, end to end', (pair) => 
       const back = await agent.get(local(tls.location!));
       expect(back.status).toBe(403);
       expect(alert(back.text)).toBe('Your certificate reaches the substantial level of assurance, but this service requires high. Identify yourself with your DNIe or choose another method.');
+      // A failed login, in the audit trail as a wrong password is.
+      const failed = await lastLoginFailure();
+      expect(failed?.detail).toMatchObject({ method: 'certificate', reason: 'insufficient_loa', sp: SP_ENTITY });
+      expect(failed?.detail.who).toMatch(/\*/);
     });
   });
 
@@ -345,6 +356,11 @@ describeEachPair('DNIe and certificates over mutual TLS, end to end', (pair) => 
       expect(answer.text).toContain(`href="${BASE_URL}${txnPath}"`);
       expect(answer.text).toContain(`href="${BASE_URL}${txnPath}/certificate"`);
       expect(answer.text).not.toMatch(/at .*\.ts:\d+/);
+      // A failed login in the audit trail, with the refusal's code and the reference the page shows.
+      const failed = await lastLoginFailure();
+      expect(failed?.detail).toMatchObject({ method: 'certificate', sp: SP_ENTITY });
+      expect(failed?.detail.reason).toMatch(c ? /^ERR_CERT_(?!MISSING)/ : /^ERR_CERT_MISSING$/);
+      expect(answer.text).toContain(failed!.requestId);
       // The login is still open: the citizen can pick another method.
       await agent.get(txnPath).expect(200);
     });

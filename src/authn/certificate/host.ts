@@ -9,6 +9,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
+import type { AuditEvent } from '../../audit/log';
 import type { Broker } from '../../broker/broker';
 import { maskDni } from '../../citizens/nif';
 import { ConfigError } from '../../errors';
@@ -98,6 +99,12 @@ export interface CertificateHostOptions {
   revocation?: RevocationChecker;
   /** Server TLS key and certificate (default: the configured files, generated in development). */
   tls?: { keyPem: string; certPem: string };
+  /**
+   * The audit trail. A certificate refused for a login is recorded there as
+   * `auth.login.failed` (method certificate, the refusal's code, the SP, the address), as a wrong
+   * password or PIN is; the record is written before the page is answered.
+   */
+  audit?: (event: AuditEvent) => Promise<void>;
 }
 
 export interface CertificateHost {
@@ -212,8 +219,15 @@ export function createCertificateHostApp(
    * the result, or null after answering with the problem page. `to` says where its links go;
    * `tag` names the login (or registration) in the logs.
    */
-  const validatePresented = async (req: Request, res: Response, tag: string, to: Parameters<typeof problem>[4]) => {
-    const fail = (code: CertErrorCode | 'ERR_CERT_PROXY_UNTRUSTED', detail?: string): null => {
+  const validatePresented = async (
+    req: Request,
+    res: Response,
+    tag: string,
+    to: Parameters<typeof problem>[4],
+    onRefused?: (code: CertErrorCode | 'ERR_CERT_PROXY_UNTRUSTED') => Promise<void>,
+  ) => {
+    const fail = async (code: CertErrorCode | 'ERR_CERT_PROXY_UNTRUSTED', detail?: string): Promise<null> => {
+      await onRefused?.(code);
       problem(req, res, code, detail, to);
       return null;
     };
@@ -277,7 +291,14 @@ export function createCertificateHostApp(
     const loaded = await broker.load(txnId);
     if (!loaded || loaded.txn.method !== 'certificate') return renderError(req, res, 410, 'error.expired');
 
-    const result = await validatePresented(req, res, txnId, txnId);
+    const result = await validatePresented(req, res, txnId, txnId, async (code) => {
+      await opts.audit?.({
+        type: 'auth.login.failed',
+        actor: 'citizen',
+        requestId: String(req.id),
+        detail: { method: 'certificate', reason: code, sp: loaded.sp.entityId, address: remoteIp(req) },
+      });
+    });
     if (!result) return;
     const handle = await handOff(txnId, result);
     req.log.info(

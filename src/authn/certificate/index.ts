@@ -107,6 +107,7 @@ export function createCertificateAuthenticator(opts: CertificateAuthenticatorOpt
         if (!level || !variantSatisfies(kit.loaPolicy, variant, 'none', request.requestedLoa, sp.policy.minLoa)) {
           const loa = request.requestedLoa.classRefs.map((u) => loaLabel(ctx.t, uriLevel(u) ?? u)).join(' / ');
           kit.log.info({ event: 'auth.certificate.insufficient', variant, loa: level, txn: txn.id }, 'certificate does not reach the requested LoA');
+          await kit.auditFailure(req, { method: 'certificate', reason: 'insufficient_loa', sp: sp.entityId, dni: result.identity.dni });
           return problem(req, res, 403, ctx.t('certificate.insufficient', { level: level ? loaLabel(ctx.t, level) : '-', loa }), txn.id);
         }
 
