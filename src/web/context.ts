@@ -38,15 +38,33 @@ export function createCsrf(settings: WebSettings) {
   });
 }
 
+/**
+ * Whether this request carries the browser's SameSite=Lax cookies, had it any: then a missing
+ * browser id means the browser has none, and one may be set. A cross-site POST (an SP's
+ * HTTP-POST binding), a cross-site subresource or frame has them withheld: setting one there
+ * would replace the id the browser has, and break every CSRF token and flow bound to it (a login
+ * open in another tab). Per the Fetch metadata the browser sends (Sec-Fetch-*); without it (older
+ * browsers, plain http off localhost), GET and HEAD only.
+ */
+export function carriesLaxCookies(req: Pick<Request, 'method' | 'headers'>): boolean {
+  const safe = req.method === 'GET' || req.method === 'HEAD';
+  const site = req.headers['sec-fetch-site'];
+  if (site === undefined) return safe;
+  if (site === 'same-origin' || site === 'same-site' || site === 'none') return true;
+  // Cross-site: only a top-level navigation by GET sends Lax cookies.
+  return safe && req.headers['sec-fetch-mode'] === 'navigate' && (req.headers['sec-fetch-dest'] ?? 'document') === 'document';
+}
+
 /** Per-request: browser id cookie, CSP nonce, language. */
 export function pageSetup(settings: WebSettings) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const cookies = (req.cookies ?? {}) as Record<string, string>;
     if (!cookies[BROWSER_COOKIE] || !/^[A-Za-z0-9_-]{22,64}$/.test(cookies[BROWSER_COOKIE])) {
+      // This request gets an id either way; the browser keeps it only where it cannot be replacing one.
       const id = randomBytes(18).toString('base64url');
       cookies[BROWSER_COOKIE] = id;
       req.cookies = cookies;
-      res.cookie(BROWSER_COOKIE, id, { ...cookieBase(settings.secureCookies), sameSite: 'lax' });
+      if (carriesLaxCookies(req)) res.cookie(BROWSER_COOKIE, id, { ...cookieBase(settings.secureCookies), sameSite: 'lax' });
     }
     // req.query parses the whole query string on every read (a Redirect SAMLRequest is kilobytes): only when it can hold lang.
     const queryLang = req.url.includes('lang=') && typeof req.query.lang === 'string' ? req.query.lang : undefined;
