@@ -22,8 +22,8 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 
 export interface Capture {
-  /** The broker's response headers for one SSO (name → value), Date and Content-Length left out. */
-  headers: Record<string, string>;
+  /** The broker's response headers for one SSO (name → value; Set-Cookie as a list), Date and Content-Length left out. */
+  headers: Record<string, string | string[]>;
   body: string;
 }
 

@@ -379,12 +379,13 @@ async function captureSso(base: string, ssoUrl: string, sp: SpSigner, cookie: st
   const res = await fetch(`${base}${await signedRequestPath(ssoUrl, sp.key, 'low')}`, { headers: { cookie }, redirect: 'manual' });
   const body = await res.text();
   if (res.status !== 200 || !body.includes('name="SAMLResponse"')) throw new Error(`the SSO to capture answered ${res.status}`);
-  const headers: Record<string, string> = {};
-  const skip = new Set(['date', 'content-length', 'connection', 'keep-alive', 'transfer-encoding']);
+  const headers: Record<string, string | string[]> = {};
+  const skip = new Set(['date', 'content-length', 'connection', 'keep-alive', 'transfer-encoding', 'set-cookie']);
   res.headers.forEach((value, name) => {
     if (!skip.has(name)) headers[name] = value;
   });
-  for (const c of res.headers.getSetCookie()) headers['set-cookie'] = c; // one at most on this path
+  const cookies = res.headers.getSetCookie(); // fetch joins them under forEach: each one as sent
+  if (cookies.length) headers['set-cookie'] = cookies;
   return { headers, body };
 }
 
