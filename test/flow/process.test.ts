@@ -1,10 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { freePort, REPO_ROOT, startProcessBroker, type ProcessBroker } from '../support/broker-process';
+import { formFields } from '../support/harness';
+import { HttpCitizen } from '../support/http-citizen';
 
 /**
  * src/server.ts as an operator runs it (`node dist/main.js`, the image's CMD): the start banner,
@@ -185,5 +188,49 @@ describe('a start that fails', () => {
     expect(redis.stderr).toContain(`pasarela: failed to start: cannot connect to Redis at redis://:***@127.0.0.1:${closed}`);
     expect(redis.stderr).not.toContain('s3cret');
     expect(redis.stderr).not.toMatch(/^\s+at /m);
+  }, 60_000);
+});
+
+describe('the broker process wires the certificate host to the audit trail', () => {
+  let broker: ProcessBroker;
+  beforeAll(async () => {
+    broker = await startProcessBroker({ methods: ['permanente', 'certificate'] });
+  }, 60_000);
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  test('a login at the certificate host without a certificate is an auth.login.failed record in the database', async () => {
+    const citizen = new HttpCitizen({ outboxPath: broker.outboxPath });
+    const toSso = await citizen.get(`${broker.baseUrl}/demo/login?loa=low`);
+    const toChooser = await citizen.get(toSso.location!);
+    const txnUrl = toChooser.location!;
+    const chooser = await citizen.get(txnUrl);
+    const picked = await citizen.post(txnUrl, { _csrf: formFields(chooser.text)._csrf!, method: 'certificate' });
+    const start = await citizen.get(picked.location!);
+    const href = /<a class="button" href="([^"]+)" id="certificate-continue">/.exec(start.text)?.[1];
+    expect(href).toBeDefined();
+    // The browser goes to the certificate host (self-signed in development) and presents nothing.
+    const target = new URL(href!.replace(/&amp;/g, '&'));
+    target.hostname = '127.0.0.1';
+    const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      https
+        .get(target, { rejectUnauthorized: false }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (d: string) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        })
+        .on('error', reject);
+    });
+    expect(answer.status).toBe(400);
+    const db = new Database(broker.sqlitePath, { readonly: true, fileMustExist: true });
+    try {
+      const rows = db.prepare("SELECT request_id, detail FROM audit_events WHERE type = 'auth.login.failed'").all() as { request_id: string; detail: string }[];
+      expect(rows).toHaveLength(1);
+      expect(JSON.parse(rows[0]!.detail)).toMatchObject({ method: 'certificate', reason: 'ERR_CERT_MISSING', sp: `${broker.baseUrl}/demo/metadata` });
+      expect(answer.text).toContain(rows[0]!.request_id);
+    } finally {
+      db.close();
+    }
   }, 60_000);
 });
