@@ -58,3 +58,16 @@ test('a login open in one tab goes on after an SP in another tab posts an AuthnR
   expect(await first.locator('#username').count()).toBe(1);
   await context.close();
 });
+
+test('a browser that has never been here, arriving by an SP\'s cross-site POST, gets its browser id on the chooser and goes on', async () => {
+  const context = await live.browser.newContext({ locale: 'es-ES' });
+  const page = await context.newPage();
+  await page.goto(spBase);
+  await page.waitForURL(new RegExp(`^${live.broker.baseUrl.replace(/\./g, '\\.')}/login/[^/]+$`));
+  // The POST's answer could not set it (it might have replaced one); the redirected GET did.
+  expect((await context.cookies(live.broker.baseUrl)).find((c) => c.name === BROWSER_COOKIE)?.value).toMatch(/^[A-Za-z0-9_-]{22,64}$/);
+  await page.click('button[name=method][value=permanente]');
+  await page.waitForURL(/\/login\/[^/]+\/permanente$/);
+  expect(await page.locator('#username').count()).toBe(1);
+  await context.close();
+});
