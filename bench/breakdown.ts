@@ -30,6 +30,7 @@ import { samlRouter } from '../src/web/routes/saml';
 import { loadConfig } from '../src/config';
 import { CitizenRepository } from '../src/citizens/repository';
 import { dniCheckLetter } from '../src/citizens/nif';
+import { intakeOptions, type IntakeDeps } from '../src/broker/intake';
 import { receiveAuthnRequest } from '../src/saml/request';
 import { buildServices } from '../src/services';
 import { MemoryStore } from '../src/store/memory';
@@ -132,20 +133,21 @@ async function main(): Promise<void> {
     }
   }).ms / N;
 
+  // What the SSO route passes to the intake (src/broker/intake.ts), for the stages and the plain handler alike.
+  const intakeDeps: IntakeDeps = {
+    trust: services.trust,
+    store: services.store,
+    ssoUrls: config.ssoUrls,
+    clockSkewSeconds: config.saml.clockSkewSeconds,
+    maxRequestAgeSeconds: config.saml.maxRequestAgeSeconds,
+  };
   const rows: string[] = [];
   for (const binding of ['redirect', 'post'] as const) {
     const messages: string[] = [];
     while (messages.length < 3 * N) messages.push(...(await Promise.all(Array.from({ length: 50 }, () => (binding === 'post' ? signedPostBody(dest, sp, 'low') : signedRequestPath(dest, sp.key, 'low'))))));
     const asMsg = (m: string) =>
       binding === 'redirect' ? { binding, rawQuery: m.slice(m.indexOf('?') + 1) } : { binding, form: Object.fromEntries(new URLSearchParams(m)) };
-    const opts = () => ({
-      trust: services.trust,
-      replay: (key: string, ttl: number) => services.store.setIfAbsent(`replay:${key}`, '1', ttl),
-      now: new Date(),
-      clockSkewSeconds: config.saml.clockSkewSeconds,
-      maxRequestAgeSeconds: config.saml.maxRequestAgeSeconds,
-      ssoUrls: config.ssoUrls,
-    });
+    const opts = () => intakeOptions(intakeDeps);
     // intake
     const intakeMsgs = messages.slice(0, N);
     const received: Array<Awaited<ReturnType<typeof receiveAuthnRequest>>> = [];
@@ -212,7 +214,7 @@ async function main(): Promise<void> {
   }
   console.log(`CPU ms per SSO, ${N} sequential iterations each, one process (Node ${process.version}):`);
   for (const r of rows) console.log(r);
-  if (wrkAvailable()) await underLoad({ services, dest, sp, cookie: browser.cookies.header(), sessionCookieName: config.session.cookieName, ssoUrls: config.ssoUrls, config, targets: { app: base, bare: bareBase } });
+  if (wrkAvailable()) await underLoad({ services, intakeDeps, dest, sp, cookie: browser.cookies.header(), sessionCookieName: config.session.cookieName, targets: { app: base, bare: bareBase } });
   server.close();
   bareServer.close();
   await services.close();
@@ -228,15 +230,14 @@ async function main(): Promise<void> {
  */
 async function underLoad(o: {
   services: Awaited<ReturnType<typeof buildServices>>;
+  intakeDeps: IntakeDeps;
   dest: string;
   sp: ReturnType<typeof rsaSigner>;
   cookie: string;
   sessionCookieName: string;
-  ssoUrls: { redirect: string; post: string };
-  config: ReturnType<typeof loadConfig>;
   targets: { app: string; bare: string };
 }): Promise<void> {
-  const { services, config } = o;
+  const { services } = o;
   const sessionPattern = new RegExp(`(?:^|;\\s*)${o.sessionCookieName}=([^;]+)`);
   const direct = createServer((req, res) => {
     if (req.url!.startsWith('/static/')) {
@@ -245,17 +246,7 @@ async function underLoad(o: {
     }
     void (async () => {
       const q = req.url!.indexOf('?');
-      const received = await receiveAuthnRequest(
-        { binding: 'redirect', rawQuery: q >= 0 ? req.url!.slice(q + 1) : '' },
-        {
-          trust: services.trust,
-          replay: (key: string, ttl: number) => services.store.setIfAbsent(`replay:${key}`, '1', ttl),
-          now: new Date(),
-          clockSkewSeconds: config.saml.clockSkewSeconds,
-          maxRequestAgeSeconds: config.saml.maxRequestAgeSeconds,
-          ssoUrls: o.ssoUrls,
-        },
-      );
+      const received = await receiveAuthnRequest({ binding: 'redirect', rawQuery: q >= 0 ? req.url!.slice(q + 1) : '' }, intakeOptions(o.intakeDeps));
       const sessionId = sessionPattern.exec(req.headers.cookie ?? '')?.[1];
       const d = received.ok ? await services.broker.start(received.request, received.sp, sessionId, '127.0.0.1') : undefined;
       if (d?.kind !== 'respond') {

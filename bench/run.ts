@@ -49,6 +49,8 @@ const BENCH_PASSWORD = 'Bench-Login-2026!';
 const REDIS_URL = process.env.PASARELA_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PG_ADMIN_URL = process.env.PASARELA_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SIGS_PER_RESPONSE = 2; // default SP policy: Response and Assertion both signed
+/** Debian's wrk when installed (asked once: each check starts a process). */
+const USE_WRK = wrkAvailable();
 
 /** CPU milliseconds of one raw RSA-2048 sign with a KeyObject (the floor of a response). */
 const signKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
@@ -142,7 +144,6 @@ async function main(): Promise<void> {
   console.log('building…');
   execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
   const signMs = rawSignCpuMs();
-  const useWrk = wrkAvailable();
   console.log(`(a) raw crypto.sign RSA-2048/SHA-256 (KeyObject), one thread: ${(signMs * 1000).toFixed(0)} µs of CPU each (${(1000 / signMs).toFixed(0)}/s)`);
 
   // A throwaway broker home: SQLite, keys, outbox, SP metadata; a PostgreSQL database and a Redis prefix of its own.
@@ -272,7 +273,7 @@ async function main(): Promise<void> {
 
   console.log(`\n(b) SSO round trips with the session reused, ${SIGS_PER_RESPONSE} RSA-2048 signatures per response (Node ${process.version}):`);
   console.log(
-    useWrk
+    USE_WRK
       ? '  load generator: wrk (C, one thread; BENCH_CLIENT=autocannon for the Node client)'
       : '  load generator: autocannon (a Node process on the same cores; `apt-get install wrk` for the C client the cluster and p99 figures need)',
   );
@@ -358,13 +359,12 @@ async function ssoMessages(ssoUrl: string, sp: SpSigner, binding: 'redirect' | '
 
 /** PLAN's steps against one server: the warm-up, then c=8 and c=32 timed, CPU read before and after each. */
 async function timedSteps(label: string, binding: 'redirect' | 'post', base: string, cookie: string, messages: string[], cpuSeconds: () => Promise<number> | number): Promise<SsoRun[]> {
-  const useWrk = wrkAvailable();
   const out: SsoRun[] = [];
   for (const step of PLAN) {
     const mine = messages.splice(0, step.amount);
     const cpu0 = await cpuSeconds();
     const sampler = signSampler();
-    const r = useWrk ? await hammerWrk(base, binding, cookie, mine, step.connections) : await hammer(base, binding, cookie, mine, step.connections);
+    const r = USE_WRK ? await hammerWrk(base, binding, cookie, mine, step.connections) : await hammer(base, binding, cookie, mine, step.connections);
     const cpu1 = await cpuSeconds();
     const stepSignMs = sampler.stop();
     if (!step.warmup) {
