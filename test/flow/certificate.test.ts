@@ -299,6 +299,8 @@ describeEachPair('DNIe and certificates over mutual TLS, end to end', (pair) => 
       const failed = await lastLoginFailure();
       expect(failed?.detail).toMatchObject({ method: 'certificate', reason: 'insufficient_loa', sp: SP_ENTITY });
       expect(failed?.detail.who).toMatch(/\*/);
+      // A valid certificate's holder, registered in Cl@ve, finds it in their own trail.
+      expect(failed?.citizenId).toBe((await broker.services.citizens.findByDni(REGISTERED.dni))!.id);
     });
   });
 

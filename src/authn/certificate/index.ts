@@ -107,7 +107,9 @@ export function createCertificateAuthenticator(opts: CertificateAuthenticatorOpt
         if (!level || !variantSatisfies(kit.loaPolicy, variant, 'none', request.requestedLoa, sp.policy.minLoa)) {
           const loa = request.requestedLoa.classRefs.map((u) => loaLabel(ctx.t, uriLevel(u) ?? u)).join(' / ');
           kit.log.info({ event: 'auth.certificate.insufficient', variant, loa: level, txn: txn.id }, 'certificate does not reach the requested LoA');
-          await kit.auditFailure(req, { method: 'certificate', reason: 'insufficient_loa', sp: sp.entityId, dni: result.identity.dni });
+          // The certificate is valid, so its DNI/NIE is: a registered citizen finds this in their own trail.
+          const holder = await kit.citizens.findByDni(result.identity.dni);
+          await kit.auditFailure(req, { method: 'certificate', reason: 'insufficient_loa', sp: sp.entityId, citizenId: holder?.id, dni: result.identity.dni });
           return problem(req, res, 403, ctx.t('certificate.insufficient', { level: level ? loaLabel(ctx.t, level) : '-', loa }), txn.id);
         }
 
