@@ -1,5 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import cookieParser from 'cookie-parser';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
@@ -18,7 +19,8 @@ import { accountRegisterRouter } from './web/routes/account-register';
 import { certificateHostUrl } from './authn/certificate';
 import type { MethodId } from './saml/types';
 import { metadataRouter } from './web/routes/metadata';
-import { samlRouter } from './web/routes/saml';
+import { samlRouter, ssoEndpoint } from './web/routes/saml';
+import { answerHandedOff, ssoFastPath, type PlainMiddleware } from './web/sso-fast';
 import { STYLESHEET } from './web/views';
 
 function withoutQuery(url: string): string {
@@ -32,15 +34,34 @@ function routeLabel(route: { path?: string } | undefined, path: string): string 
   return typeof route?.path === 'string' ? route.path : 'other';
 }
 
-/** Builds the express app from services that are already built (no globals), as node-oidc-provider does. */
-export function createApp(s: Services): Express {
-  const { config, log } = s;
+/**
+ * The broker's public web app: a node:http request listener. /saml/sso takes the fast path
+ * (web/sso-fast.ts) in front of the express app, which serves everything else; `express` is that
+ * app. `fastPath: false` serves /saml/sso by express too (the equivalence test compares them).
+ */
+export type BrokerApp = ((req: IncomingMessage, res: ServerResponse) => void) & { express: Express };
+
+/** express with the settings the app and the SSO hand-off share. */
+function baseExpress(s: Services): Express {
   const app = express();
   app.disable('x-powered-by');
   // Every page is no-store (and an auto-POST page is never the same twice): no ETag hashing per response.
   app.set('etag', false);
-  app.set('trust proxy', config.trustProxy);
-  app.use(
+  app.set('trust proxy', s.config.trustProxy);
+  return app;
+}
+
+/** Builds the app from services that are already built (no globals), as node-oidc-provider does. */
+export function createApp(s: Services, opts: { fastPath?: boolean } = {}): BrokerApp {
+  const { config, log } = s;
+  const app = baseExpress(s);
+  // The middleware every page runs, in order; the SSO fast path runs the same instances.
+  const chain: PlainMiddleware[] = [];
+  const use = (m: PlainMiddleware): void => {
+    chain.push(m);
+    app.use(m);
+  };
+  use(
     pinoHttp({
       logger: log,
       genReqId: (_req, res) => {
@@ -62,15 +83,16 @@ export function createApp(s: Services): Express {
     }),
   );
   // Lines logged while serving the request carry its id (log.ts requestContext), whichever logger writes them.
-  app.use((req, _res, next) => requestContext.run({ id: String(req.id) }, next));
-  app.use((req, res, next) => {
+  use((req, _res, next) => requestContext.run({ id: String(req.id) }, next));
+  use((req, res, next) => {
     const end = s.metrics.httpRequests.startTimer({ method: req.method });
-    res.on('finish', () => end({ route: routeLabel(req.route as { path?: string } | undefined, req.originalUrl.split('?')[0]!), status: String(res.statusCode) }));
+    const r = req as Partial<Request>;
+    res.on('finish', () => end({ route: routeLabel(r.route as { path?: string } | undefined, r.originalUrl!.split('?')[0]!), status: String(res.statusCode) }));
     next();
   });
   // CSP is set per page (setCsp): the auto-POST page must allow the ACS origin as form-action.
   // X-Frame-Options DENY agrees with CSP frame-ancestors 'none'; HSTS only where we serve https.
-  app.use(
+  use(
     helmet({
       contentSecurityPolicy: false,
       crossOriginEmbedderPolicy: false,
@@ -78,9 +100,9 @@ export function createApp(s: Services): Express {
       strictTransportSecurity: config.secureCookies ? { maxAge: 31_536_000, includeSubDomains: true } : false,
     }),
   );
-  app.use(cookieParser());
+  use(cookieParser() as PlainMiddleware);
   const web = { secureCookies: config.secureCookies, csrfSecret: s.secrets.csrf };
-  app.use(pageSetup(web));
+  use(pageSetup(web) as PlainMiddleware);
   const csrf = createCsrf(web);
   // Error pages sign their own address (language switch after a POST) and may carry the
   // "return to the service" form: both need per-app helpers.
@@ -88,8 +110,8 @@ export function createApp(s: Services): Express {
     signer: new Signer(createHmac('sha256', s.secrets.csrf).update('pasarela page links').digest()),
     csrfToken: (req, res) => csrf.generateCsrfToken(req, res),
   };
-  app.use((_req, res, next) => {
-    res.locals.pages = pages;
+  use((_req, res, next) => {
+    (res as Response).locals.pages = pages;
     next();
   });
   app.get('/error/:token', renderErrorLink);
@@ -112,20 +134,20 @@ export function createApp(s: Services): Express {
     }),
   );
 
-  app.use(
-    samlRouter({
-      broker: s.broker,
-      trust: s.trust,
-      store: s.store,
-      ssoUrls: config.ssoUrls,
-      clockSkewSeconds: config.saml.clockSkewSeconds,
-      maxRequestAgeSeconds: config.saml.maxRequestAgeSeconds,
-      sessionCookieName: config.session.cookieName,
-      secureCookies: config.secureCookies,
-      now: s.now,
-      metrics: s.metrics,
-    }),
-  );
+  const samlDeps = {
+    broker: s.broker,
+    trust: s.trust,
+    store: s.store,
+    ssoUrls: config.ssoUrls,
+    clockSkewSeconds: config.saml.clockSkewSeconds,
+    maxRequestAgeSeconds: config.saml.maxRequestAgeSeconds,
+    sessionCookieName: config.session.cookieName,
+    secureCookies: config.secureCookies,
+    now: s.now,
+    metrics: s.metrics,
+  };
+  const sso = ssoEndpoint(samlDeps);
+  app.use(samlRouter(samlDeps, sso));
 
   const loginAudit = new AuditLog(s.ds);
   const kit = createKit({
@@ -176,8 +198,24 @@ export function createApp(s: Services): Express {
   }
 
   app.use((req, res) => renderError(req, res, 404, 'error.notfound'));
-  // Never a stack trace in a browser: the page carries the reference id, the log the details.
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+  const onError = errorHandler(s, csrf);
+  app.use(onError);
+
+  // The SSO hand-off: answers what the fast path decided but does not write itself (web/sso-fast.ts).
+  const handOff = baseExpress(s);
+  handOff.use(answerHandedOff(sso));
+  handOff.use(onError);
+  const fast = opts.fastPath === false ? undefined : ssoFastPath({ chain, endpoint: sso, trustProxy: app.get('trust proxy fn') as (a: string, i: number) => boolean, handOff });
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    if (!fast?.(req, res)) void app(req, res);
+  };
+  return Object.assign(listener, { express: app });
+}
+
+/** Never a stack trace in a browser: the page carries the reference id, the log the details. */
+function errorHandler(s: Services, csrf: ReturnType<typeof createCsrf>) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+
     const e = err as { code?: string; type?: string; status?: number; message?: string };
     if (e.code === 'EBADCSRFTOKEN' || e === csrf.invalidCsrfTokenError) {
       req.log.info({ event: 'csrf.rejected' }, 'CSRF token rejected');
@@ -199,6 +237,5 @@ export function createApp(s: Services): Express {
     req.log.error({ err }, 'unhandled error');
     if (res.headersSent) return;
     renderError(req, res, 500, 'error.internal');
-  });
-  return app;
+  };
 }

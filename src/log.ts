@@ -11,9 +11,10 @@ export const requestContext = new AsyncLocalStorage<{ id: string }>();
 /**
  * JSON logs. Secrets and identifiers that must never reach a log are redacted by path as a
  * second line of defence; code logs masked DNIs (citizens/nif maskDni) and never passwords.
+ * To standard output, or to `destination` (tests read the lines).
  */
-export function createLogger(level: string): Logger {
-  return pino({
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service: 'pasarela' },
     mixin: () => {
@@ -39,7 +40,8 @@ export function createLogger(level: string): Logger {
       censor: '[redacted]',
     },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export type { Logger };

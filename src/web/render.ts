@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import type { PostBack } from '../broker/broker';
 import type { MessageKey } from './i18n';
 import { isMessageKey } from './i18n';
-import { pageContext, setCsp } from './context';
+import { pageContext, setCsp, type PageResponse } from './context';
 import { autoPostPage, errorPage, unavailablePage, type ErrorModel, type NextStep, type PageContext } from './views';
 
 export interface WebDeps {
@@ -44,12 +44,21 @@ export class Signer {
   }
 }
 
-function helpers(res: Response): PageHelpers | undefined {
+function helpers(res: Pick<Response, 'locals'>): PageHelpers | undefined {
   return res.locals.pages as PageHelpers | undefined;
 }
 
 /** The auto-POST page to an ACS (already validated against the SP's metadata by the caller). */
 export function renderPost(req: Request, res: Response, post: PostBack): void {
+  res.status(200).type('html').send(postPage(req, res, post));
+}
+
+/**
+ * The auto-POST page's HTML, with its headers (CSP allowing the ACS origin as form-action,
+ * no-store) set on `res`: for renderPost, and for the SSO fast path, which writes it itself on a
+ * plain node:http response (web/sso-fast.ts).
+ */
+export function postPage(req: Pick<Request, 'method' | 'originalUrl'>, res: Pick<PageResponse, 'locals' | 'setHeader'>, post: PostBack): string {
   setCsp(res, originOf(post.acs));
   res.setHeader('Cache-Control', 'no-store');
   const ctx = pageContext(req, res);
@@ -57,7 +66,7 @@ export function renderPost(req: Request, res: Response, post: PostBack): void {
   // With the signed language-switch button the page never links its own address: don't make the
   // layout parse and re-serialize it (on HTTP-Redirect it is kilobytes of SAMLRequest query).
   if (h) ctx.path = pathOnly(ctx.path);
-  res.status(200).type('html').send(autoPostPage(ctx, post, h ? h.signer.sign(postMacInput(post)) : undefined));
+  return autoPostPage(ctx, post, h ? h.signer.sign(postMacInput(post)) : undefined);
 }
 
 function pathOnly(url: string): string {

@@ -16,7 +16,7 @@ export interface RespondTo {
 const MESSAGE = 'The identity broker could not complete the authentication: a service it depends on is unavailable';
 
 /** Mark the request as answerable at this SP's ACS (web/routes/saml.ts, after the intake). */
-export function setRespondTo(res: Response, to: RespondTo): void {
+export function setRespondTo(res: Pick<Response, 'locals'>, to: RespondTo): void {
   res.locals.respondTo = to;
 }
 

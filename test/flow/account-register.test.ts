@@ -3,8 +3,7 @@ import type http from 'node:http';
 import pino from 'pino';
 import request from 'supertest';
 import type { DataSource } from 'typeorm';
-import type { Express } from 'express';
-import { createApp } from '../../src/app';
+import { createApp, type BrokerApp } from '../../src/app';
 import { AuditLog } from '../../src/audit/log';
 import { certificateSettings, startCertificateHost, type CertificateHost } from '../../src/authn/certificate';
 import { makeDevTlsPair } from '../../src/pki/tls-dev';
@@ -58,7 +57,7 @@ describeEachPair('online registration with a certificate', (pair) => {
   let ds: DataSource;
   let broker: BrokerUnderTest;
   let host: CertificateHost;
-  let app: Express;
+  let app: BrokerApp;
   const outbox = tempOutbox();
 
   beforeAll(async () => {

@@ -3,8 +3,7 @@ import http from 'node:http';
 import pino from 'pino';
 import request from 'supertest';
 import type { DataSource } from 'typeorm';
-import type { Express } from 'express';
-import { createApp } from '../../src/app';
+import { createApp, type BrokerApp } from '../../src/app';
 import { AuditLog } from '../../src/audit/log';
 import { certificateSettings, createCertificateAuthenticator, startCertificateHost, type CertificateHost } from '../../src/authn/certificate';
 import type { CertificateSettings } from '../../src/authn/certificate/config';
@@ -166,7 +165,7 @@ describeEachPair('DNIe and certificates over mutual TLS, end to end', (pair) => 
   let ds: DataSource;
   let broker: BrokerUnderTest;
   let host: CertificateHost;
-  let app: Express;
+  let app: BrokerApp;
   const extraHosts: CertificateHost[] = [];
 
   /** A certificate host for this broker (same store), with settings from the broker's validated configuration plus `over`. */
@@ -194,7 +193,7 @@ describeEachPair('DNIe and certificates over mutual TLS, end to end', (pair) => 
   }
 
   /** The broker's app with the certificate method pointing at `h` (the lead's wiring does this from the configuration). */
-  function appFor(h: CertificateHost): Express {
+  function appFor(h: CertificateHost): BrokerApp {
     const authenticators = [...broker.services.authenticators.filter((a) => a.id !== 'certificate'), createCertificateAuthenticator({ hostUrl: h.url })];
     return createApp({ ...broker.services, authenticators });
   }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SAML, generateServiceProviderMetadata, ValidateInResponseTo, type SamlConfig } from '@node-saml/node-saml';
 import { InMemoryCacheProvider } from '@node-saml/node-saml/lib/in-memory-cache-provider';
-import type { Express } from 'express';
+import type { BrokerApp } from '../../src/app';
 import pino from 'pino';
 import request from 'supertest';
 import type { DataSource } from 'typeorm';
@@ -37,7 +37,7 @@ export function testSpSigner(): SpSigner {
 }
 
 export interface BrokerUnderTest {
-  app: Express;
+  app: BrokerApp;
   services: Services;
   config: Config;
   keysDir: string;
@@ -53,6 +53,8 @@ export interface StartOptions {
   /** Register the test SP with an encryption key in its metadata. */
   spEncryption?: boolean;
   now?: () => Date;
+  /** The broker's logger (default: silent). */
+  log?: import('pino').Logger;
 }
 
 /** A broker on the given storage pair, with the test SP (node-saml) in its trust list. */
@@ -75,7 +77,7 @@ export async function startBroker(opts: StartOptions): Promise<BrokerUnderTest> 
       ...(opts.overrides ?? {}),
     },
   });
-  const log = pino({ level: 'silent' });
+  const log = opts.log ?? pino({ level: 'silent' });
   const services = await buildServices(config, log, { store: opts.store, ds: opts.ds, now: opts.now });
   const { encryption } = testSpKeys();
   await services.trust.upsert(spMetadata(opts.spEncryption ? encryption.certPem : null), opts.spPolicy ?? {}, 'test');
