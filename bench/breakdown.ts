@@ -6,11 +6,14 @@
  *   intake   receiveAuthnRequest: binding decode, parse, structure, trust, signature, checks
  *   respond  Broker.start with the SSO session reused: store lookups, assertion, two signatures
  *   page     the auto-POST page (HTML, escaping)
- *   http     a whole round trip through the express app over loopback (supertest-free: node:http)
+ *   http     a whole round trip through the app over loopback (supertest-free: node:http)
  * `http − client − (intake + respond + page)` is the web stack: express, middleware, headers, the
  * server's sockets; `client` is the same requests against a bare node:http server answering as many bytes.
- * With wrk installed, then under load: the full app, the bare express route and the same logic on
+ * With wrk installed, then under load: the full app, the same app with /saml/sso on its express route
+ * (no fast path), the bare express route and the same logic on
  * a plain node:http handler, interleaved (see underLoad).
+ * In process: one whole SSO after the other with the intake's trace timing its steps, and a raw sign
+ * timed between SSOs against the same sign in a tight loop.
  * For both bindings. Figures for docs/ARCHITECTURE.md ("Where the CPU of an SSO goes").
  */
 import 'reflect-metadata';
@@ -215,6 +218,36 @@ async function main(): Promise<void> {
         `client + bare node:http (${pageBytes} B page) ${f(client)}   web stack ≈ ${f(http - client - intake - respond - page)}   ` +
         `bare route round trip ${f(bareHttp)} (the app's other middleware ≈ ${f(http - bareHttp)})`,
     );
+    // In process, one whole SSO after the other (intake, Broker.start, page), the intake's trace timing
+    // its steps; after each SSO one raw sign, timed: what a signature costs amid the rest of the work,
+    // against the same sign in a tight loop right after.
+    const fresh: string[] = [];
+    while (fresh.length < N) fresh.push(...(await Promise.all(Array.from({ length: 50 }, () => (binding === 'post' ? signedPostBody(dest, sp, 'low') : signedRequestPath(dest, sp.key, 'low'))))));
+    const steps = new Map<string, number>();
+    let between = 0;
+    for (const m of fresh) {
+      let last = process.hrtime.bigint();
+      const trace = {
+        step: (c: { check: string }) => {
+          const now = process.hrtime.bigint();
+          steps.set(c.check, (steps.get(c.check) ?? 0) + Number(now - last));
+          last = now;
+        },
+      };
+      const r = await receiveAuthnRequest(asMsg(m) as never, intakeOptions(intakeDeps, 'sso', trace));
+      if (!r.ok) throw new Error('intake refused a request');
+      const d = await services.broker.start(r.request, r.sp, sessionId, '127.0.0.1');
+      if (d.kind !== 'respond') throw new Error('no SSO reuse');
+      autoPostPage(ctx, d.post);
+      between += cpuMs(() => rawSign('sha256', data, signKey)).ms;
+    }
+    const tight = cpuMs(() => {
+      for (let i = 0; i < N; i++) rawSign('sha256', data, signKey);
+    }).ms;
+    rows.push(
+      `  ${binding.padEnd(9)} in process: intake steps (wall µs, one at a time) ${[...steps].map(([k, v]) => `${k} ${(v / N / 1000).toFixed(1)}`).join(', ')}\n` +
+        `  ${binding.padEnd(9)} in process: one raw sign between SSOs ${(between / N).toFixed(3)} ms of CPU, in a tight loop right after ${(tight / N).toFixed(3)} ms`,
+    );
   }
   console.log(`CPU ms per SSO, ${N} sequential iterations each, one process (Node ${process.version}):`);
   for (const r of rows) console.log(r);
@@ -270,6 +303,7 @@ async function underLoad(o: {
     for (let i = 0; i < 100; i++) rawSign('sha256', data, signKey);
   }).ms / 100;
   const rounds = Number(process.env.BENCH_BREAKDOWN_ROUNDS ?? 3);
+  if (!(rounds >= 1)) return void direct.close();
   const perRun = Number(process.env.BENCH_BREAKDOWN_LOAD_N ?? 2000);
   const results: Record<string, Array<{ cpu: number; eff: number }>> = {};
   for (let round = 0; round < rounds; round++) {

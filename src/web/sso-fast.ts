@@ -60,25 +60,31 @@ export function ssoFastPath(parts: SsoFastPathParts): (req: IncomingMessage, res
     const r = req as SsoRequest & { originalUrl?: string; route?: unknown; body?: unknown };
     const s = res as SsoResponse;
     const decide = (): void => {
-      endpoint.decide(r, s, ssoMessage(r), proxyaddr(req, trustProxy)).then(
-        (outcome) => {
+      endpoint
+        .decide(r, s, ssoMessage(r), proxyaddr(req, trustProxy))
+        .then((outcome) => {
           if (outcome.kind !== 'decided' || outcome.decision.kind !== 'respond') return toExpress(req, res, { outcome });
+          // Built before anything is written: if it throws, the error handler still has a clean response.
           const html = postPage(r as Required<typeof r>, s, outcome.decision.post);
           res.statusCode = 200;
           res.setHeader('Content-Type', 'text/html; charset=utf-8');
           res.setHeader('Content-Length', Buffer.byteLength(html));
           res.end(html);
-        },
-        (error: unknown) => toExpress(req, res, { error }),
-      );
+        })
+        .catch((error: unknown) => toExpress(req, res, { error }));
     };
     let i = 0;
+    // As express's router does: a middleware that throws passes its error on.
     const next = (err?: unknown): void => {
       if (err !== undefined && err !== null) return toExpress(req, res, { error: err });
       const m = chain[i++];
-      if (m) return m(req, res, next);
-      if (req.method === 'POST') endpoint.bodyParser(r as unknown as Request, s as unknown as Response, (e?: unknown) => (e ? toExpress(req, res, { error: e }) : decide()));
-      else decide();
+      try {
+        if (m) m(req, res, next);
+        else if (req.method === 'POST') endpoint.bodyParser(r as unknown as Request, s as unknown as Response, (e?: unknown) => (e ? toExpress(req, res, { error: e }) : decide()));
+        else decide();
+      } catch (error) {
+        toExpress(req, res, { error });
+      }
     };
     // What express's app.handle and router give every request before its middleware runs.
     r.originalUrl = req.url;

@@ -6,13 +6,17 @@
  * And the fast path must actually serve what it claims: express's own handler never sees those
  * requests, while HEAD, a different spelling of the path and conditional requests go to express.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
+import express from 'express';
 import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import { createApp, type BrokerApp } from '../../src/app';
 import { createLogger } from '../../src/log';
 import type { KeyValueStore } from '../../src/store/types';
-import { describeEachPair } from '../support/pairs';
+import { ssoEndpoint } from '../../src/web/routes/saml';
+import { answerHandedOff, ssoFastPath, type PlainMiddleware } from '../../src/web/sso-fast';
+import { describeEachPair, storagePairs } from '../support/pairs';
 import { formFields, loginWithPassword, SP_ENTITY, startBroker, testSpSigner, type BrokerUnderTest } from '../support/harness';
 import { newRequestId, postRequest, redirectRequest, type SpRequestOptions } from '../support/sp-requests';
 
@@ -264,5 +268,52 @@ describeEachPair('the /saml/sso fast path answers as the express route does (iss
       const seen = await send(viaFast, build);
       expect(seen.viaExpress).toBe(true);
     }
+  });
+});
+
+describe('the fast path passes errors on as express does', () => {
+  const pair = storagePairs().find((p) => p.name === 'embedded')!;
+  afterAll(() => pair.cleanup());
+
+  /** The fast path alone (a chain of the test's own), in front of a hand-off that reports the error it was given. */
+  async function withChain(chain: PlainMiddleware[]) {
+    const broker = await startBroker({ store: await pair.makeStore(), ds: await pair.makeDataSource() });
+    const s = broker.services;
+    const endpoint = ssoEndpoint({
+      broker: s.broker,
+      trust: s.trust,
+      store: s.store,
+      ssoUrls: broker.config.ssoUrls,
+      clockSkewSeconds: broker.config.saml.clockSkewSeconds,
+      maxRequestAgeSeconds: broker.config.saml.maxRequestAgeSeconds,
+      sessionCookieName: broker.config.session.cookieName,
+      secureCookies: false,
+    });
+    const handOff = express();
+    handOff.use(answerHandedOff(endpoint));
+    handOff.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => void res.status(500).send(`handed off: ${err.message}`));
+    const fast = ssoFastPath({ chain, endpoint, trustProxy: () => false, handOff });
+    return (req: IncomingMessage, res: ServerResponse) => {
+      if (!fast(req, res)) res.writeHead(404).end();
+    };
+  }
+
+  test('a middleware that throws: the error reaches the hand-off, the process goes on', async () => {
+    const app = await withChain([
+      (_req, _res, next) => next(),
+      () => {
+        throw new Error('middleware threw');
+      },
+    ]);
+    const res = await request(app).get('/saml/sso?SAMLRequest=x');
+    expect(res.status).toBe(500);
+    expect(res.text).toBe('handed off: middleware threw');
+  });
+
+  test('a middleware that calls next(err): the same', async () => {
+    const app = await withChain([(_req, _res, next) => next(new Error('middleware failed'))]);
+    const res = await request(app).post('/saml/sso').type('form').send({ SAMLRequest: 'x' });
+    expect(res.status).toBe(500);
+    expect(res.text).toBe('handed off: middleware failed');
   });
 });
