@@ -147,6 +147,8 @@ export function createApp(s: Services, opts: { fastPath?: boolean } = {}): Broke
     metrics: s.metrics,
   };
   const sso = ssoEndpoint(samlDeps);
+  // Middleware that /saml/sso must run belongs in the chain above (`use`), never between it and
+  // this router: the fast path runs the chain, then the route's own code, and nothing else.
   app.use(samlRouter(samlDeps, sso));
 
   const loginAudit = new AuditLog(s.ds);
