@@ -38,13 +38,13 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-function hostGet(url: string, client: Issued | null): Promise<{ status: number; location?: string; text: string }> {
+function hostGet(url: string, client: Issued | null): Promise<{ status: number; location?: string; requestId?: string; text: string }> {
   return new Promise((resolve, reject) => {
     const req = https.request(new URL(url), { ca: hostTls.certPem, agent: false, ...(client ? { key: client.keyPem, cert: client.certPem } : {}) }, (res: http.IncomingMessage) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, text }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, requestId: res.headers['x-request-id'] as string | undefined, text }));
     });
     req.setTimeout(10_000, () => req.destroy(new Error('certificate host did not answer')));
     req.on('error', reject);
@@ -83,6 +83,8 @@ describeEachPair('online registration with a certificate', (pair) => {
       keysDir: broker.keysDir,
       root: broker.config.root,
       tls: hostTls,
+      // As server.ts wires it: one transaction per record.
+      audit: (event) => broker.services.ds.transaction((m) => new AuditLog(broker.services.ds).record(event, m)),
     });
     // The main host links to where this certificate host really listens.
     app = createApp({ ...broker.services, certificate: { ...broker.services.certificate, publicUrl: host.url } });
@@ -128,6 +130,38 @@ describeEachPair('online registration with a certificate', (pair) => {
     expect(messages).toHaveLength(2); // the SMS code, then the activation code
     expect((await broker.services.lifecycle.checkActivationCode('48151623L', messages[1]!.code!)).ok).toBe(true);
 
+  });
+
+  test('a certificate refused for registration, recovery or deregistration is an audit record, not only a log line', async () => {
+    const stranger = TestCa.root(tmp.dir, 'stranger', { C: 'ES', O: 'NOT A TRUSTED CA', CN: 'UNTRUSTED ROOT' }, { keyType: 'rsa' });
+    const untrusted = stranger.issue('impostor', { subject: DNIE_CITIZEN, keyType: 'rsa' });
+    const audit = new AuditLog(ds);
+    const refusals = async () => (await audit.list({ type: 'account.certificate.refused' })).map((e) => ({ ...e.detail, requestId: e.requestId }));
+    const before = (await refusals()).length;
+    const cases: Array<{ service: 'register' | 'recover' | 'deregister'; client: Issued | null; reason: string }> = [
+      { service: 'register', client: null, reason: 'ERR_CERT_MISSING' },
+      { service: 'register', client: untrusted, reason: 'ERR_CERT_UNKNOWN_CA' },
+      { service: 'recover', client: untrusted, reason: 'ERR_CERT_UNKNOWN_CA' },
+      { service: 'deregister', client: null, reason: 'ERR_CERT_MISSING' },
+    ];
+    for (const c of cases) {
+      const agent = request.agent(app);
+      const first = await agent.get(`/account/${c.service}`).expect(200);
+      const opened = c.service === 'register' ? await postForm(agent, first.text, {}).expect(303) : await postForm(agent, first.text, { method: 'certificate' }, 1).expect(303);
+      const refused = await hostGet(opened.headers.location!, c.client);
+      expect(refused.status).toBeGreaterThanOrEqual(400);
+      const reference = refused.requestId;
+      expect(reference).toMatch(/^[0-9a-f]{32}$/);
+      expect(refused.text).toContain(reference); // the page's reference number
+      // Written before the page was answered, under the page's reference number.
+      expect((await refusals()).find((r) => r.requestId === reference)).toEqual({
+        service: c.service === 'register' ? 'register' : 'account',
+        reason: c.reason,
+        address: '127.0.0.1',
+        requestId: reference,
+      });
+    }
+    expect((await refusals()).length - before).toBe(cases.length);
   });
 
   test('the certificate host refuses a flow the main host did not open; another browser cannot bring the result back', async () => {

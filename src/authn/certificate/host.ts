@@ -102,7 +102,9 @@ export interface CertificateHostOptions {
   /**
    * The audit trail. A certificate refused for a login is recorded there as
    * `auth.login.failed` (method certificate, the refusal's code, the SP, the address), as a wrong
-   * password or PIN is; the record is written before the page is answered.
+   * password or PIN is; one refused for an account service (registration, recovery,
+   * deregistration) as `account.certificate.refused` (the service, the code, the address). The
+   * record is written before the page is answered.
    */
   audit?: (event: AuditEvent) => Promise<void>;
 }
@@ -321,7 +323,14 @@ export function createCertificateHostApp(
       const flow = typeof req.query.flow === 'string' ? req.query.flow : '';
       if (!f.pattern.test(flow) || !(await store.get(f.flowKey(flow)))) return renderError(req, res, 410, 'error.expired');
       const links = { chooserHref: `${baseUrl}${f.back}`, retryHref: `${baseUrl}${f.back}` };
-      const result = await validatePresented(req, res, `${f.label}:${flow.slice(0, 8)}`, links);
+      const result = await validatePresented(req, res, `${f.label}:${flow.slice(0, 8)}`, links, async (code) => {
+        await opts.audit?.({
+          type: 'account.certificate.refused',
+          actor: 'citizen',
+          requestId: String(req.id),
+          detail: { service: f.label, reason: code, address: remoteIp(req) },
+        });
+      });
       if (!result) return;
       const handle = await handOff(f.binding(flow), result);
       req.log.info({ event: f.event, kind: result.kind, who: maskDni(result.identity.dni) }, f.msg);
