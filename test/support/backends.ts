@@ -34,26 +34,39 @@ export interface OwnRedis {
   /** SIGSTOP / SIGCONT: the server keeps its connections but answers nothing (a hung Redis). */
   pause(): void;
   resume(): void;
+  /** SIGKILL: the server dies as in a crash. */
+  kill(): Promise<void>;
 }
 
-/** A redis-server on `port`, no persistence; stopped at the end by the caller (`stop`). */
-export async function startOwnRedis(port: number): Promise<OwnRedis> {
+/**
+ * A redis-server on `port`, no persistence; stopped at the end by the caller (`stop`).
+ * `args` go before the defaults: a config file and `--sentinel` for a Sentinel, `--replicaof` for a replica.
+ */
+export async function startOwnRedis(port: number, args: string[] = []): Promise<OwnRedis> {
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    child = spawn('redis-server', [...args, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
     const me = child;
     process.once('exit', () => me.kill('SIGKILL'));
     await waitForPort(port);
   };
-  const stop = async (): Promise<void> => {
+  const end = async (signal: NodeJS.Signals): Promise<void> => {
     const me = child;
     if (!me || me.exitCode !== null || me.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => me.once('exit', () => resolve()));
-    me.kill('SIGTERM');
+    me.kill(signal);
     await exited;
   };
   await start();
-  return { port, url: `redis://127.0.0.1:${port}`, stop, start, pause: () => child?.kill('SIGSTOP'), resume: () => child?.kill('SIGCONT') };
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    stop: () => end('SIGTERM'),
+    kill: () => end('SIGKILL'),
+    start,
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
+  };
 }
 
 export interface TcpProxy {
