@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
 /**
@@ -44,8 +47,11 @@ export interface OwnRedis {
  */
 export async function startOwnRedis(port: number, args: string[] = []): Promise<OwnRedis> {
   let child: ChildProcess | undefined;
+  // Its working directory: a replica's initial sync writes dump.rdb there, whatever --save says.
+  const dir = mkdtempSync(path.join(tmpdir(), 'pasarela-redis-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const start = async (): Promise<void> => {
-    child = spawn('redis-server', [...args, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    child = spawn('redis-server', [...args, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
     const me = child;
     process.once('exit', () => me.kill('SIGKILL'));
     await waitForPort(port);
