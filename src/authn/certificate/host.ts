@@ -268,6 +268,13 @@ export function createCertificateHostApp(
     return { ...result, at };
   };
 
+  /** validatePresented's onRefused: the refusal as an audit record of `type`, with the code, the address and the page's reference. */
+  const auditRefusal =
+    (req: Request, type: string, detail: Record<string, string>) =>
+    async (code: CertErrorCode | 'ERR_CERT_PROXY_UNTRUSTED'): Promise<void> => {
+      await opts.audit?.({ type, actor: 'citizen', requestId: String(req.id), detail: { ...detail, reason: code, address: remoteIp(req) } });
+    };
+
   /** The one-time hand-back to the main host: the validated result under a random handle. */
   const handOff = async (bindTo: string, result: NonNullable<Awaited<ReturnType<typeof validatePresented>>>): Promise<string> => {
     const handle = randomBytes(24).toString('base64url');
@@ -293,14 +300,7 @@ export function createCertificateHostApp(
     const loaded = await broker.load(txnId);
     if (!loaded || loaded.txn.method !== 'certificate') return renderError(req, res, 410, 'error.expired');
 
-    const result = await validatePresented(req, res, txnId, txnId, async (code) => {
-      await opts.audit?.({
-        type: 'auth.login.failed',
-        actor: 'citizen',
-        requestId: String(req.id),
-        detail: { method: 'certificate', reason: code, sp: loaded.sp.entityId, address: remoteIp(req) },
-      });
-    });
+    const result = await validatePresented(req, res, txnId, txnId, auditRefusal(req, 'auth.login.failed', { method: 'certificate', sp: loaded.sp.entityId }));
     if (!result) return;
     const handle = await handOff(txnId, result);
     req.log.info(
@@ -323,14 +323,7 @@ export function createCertificateHostApp(
       const flow = typeof req.query.flow === 'string' ? req.query.flow : '';
       if (!f.pattern.test(flow) || !(await store.get(f.flowKey(flow)))) return renderError(req, res, 410, 'error.expired');
       const links = { chooserHref: `${baseUrl}${f.back}`, retryHref: `${baseUrl}${f.back}` };
-      const result = await validatePresented(req, res, `${f.label}:${flow.slice(0, 8)}`, links, async (code) => {
-        await opts.audit?.({
-          type: 'account.certificate.refused',
-          actor: 'citizen',
-          requestId: String(req.id),
-          detail: { service: f.label, reason: code, address: remoteIp(req) },
-        });
-      });
+      const result = await validatePresented(req, res, `${f.label}:${flow.slice(0, 8)}`, links, auditRefusal(req, 'account.certificate.refused', { service: f.label }));
       if (!result) return;
       const handle = await handOff(f.binding(flow), result);
       req.log.info({ event: f.event, kind: result.kind, who: maskDni(result.identity.dni) }, f.msg);
