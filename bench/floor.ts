@@ -13,13 +13,14 @@
  * `PASARELA_FLOOR {"pids":[…]}` when every process listens. CPU is read from /proc/<pid>/stat
  * (user + system of every thread, pool threads included) by `floorCpuSeconds`.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import cluster from 'node:cluster';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import { procCpuSeconds } from './proc';
 
 export interface Capture {
   /** The broker's response headers for one SSO (name → value; Set-Cookie as a list), Date and Content-Length left out. */
@@ -53,26 +54,7 @@ export async function startFloor(port: number, workers: number, capturePath: str
 
 /** CPU seconds (user + system, every thread) of the floor's processes so far. */
 export function floorCpuSeconds(floor: Floor): number {
-  let ticks = 0;
-  for (const pid of floor.pids) {
-    // Fields after the command name (which may hold spaces): utime is the 14th field, stime the 15th.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(rest[11]) + Number(rest[12]);
-  }
-  return ticks / clockTicks();
-}
-
-let ticksPerSecond: number | undefined;
-function clockTicks(): number {
-  if (ticksPerSecond === undefined) {
-    try {
-      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      ticksPerSecond = 100;
-    }
-  }
-  return ticksPerSecond;
+  return floor.pids.reduce((sum, pid) => sum + procCpuSeconds(`/proc/${pid}/stat`), 0);
 }
 
 export async function stopFloor(floor: Floor): Promise<void> {
