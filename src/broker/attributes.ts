@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { randomIdBytes } from '../random';
 import type { AuthnResult } from '../authn/types';
 import { CLAVE, EIDAS_ATTR } from '../saml/constants';
@@ -52,7 +52,14 @@ export function releaseAttributes(ctx: AttributeContext): { attributes: Attribut
 
 /** Persistent pairwise NameID: stable per (SP, person), unlinkable across SPs, never the DNI itself. */
 export function pairwiseId(secret: string, spEntityId: string, dni: string): string {
-  return createHmac('sha256', secret).update(`${spEntityId}\u0000${dni}`).digest('base64url');
+  return createHmac('sha256', hmacKey(secret)).update(`${spEntityId}\u0000${dni}`).digest('base64url');
+}
+
+// The HMAC key as a KeyObject, made once per secret (a string key is copied into a new one on every call).
+let lastKey: { secret: string; key: KeyObject } | undefined;
+function hmacKey(secret: string): KeyObject {
+  if (lastKey?.secret !== secret) lastKey = { secret, key: createSecretKey(Buffer.from(secret, 'utf8')) };
+  return lastKey.key;
 }
 
 export function transientId(): string {

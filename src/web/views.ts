@@ -33,7 +33,8 @@ export function languageHref(ctx: PageContext): string {
 
 export function layout(ctx: PageContext, title: string, body: Raw): string {
   const other: Lang = ctx.lang === 'es' ? 'en' : 'es';
-  const switchHref = languageHref(ctx);
+  // The link is built only when no control replaces it (the auto-POST page has its own button).
+  const switchHref = ctx.switchControl ? '' : languageHref(ctx);
   return html`<!doctype html>
 <html lang="${ctx.lang}">
 <head>
@@ -56,8 +57,16 @@ ${infoFooter(ctx.lang)}
 `.value;
 }
 
-/** The footer every page carries: links to the information pages, in the page's language. */
+const footers = new Map<Lang, Raw>();
+
+/** The footer every page carries: links to the information pages, in the page's language (the same for every page: built once per language). */
 export function infoFooter(lang: Lang): Raw {
+  let footer = footers.get(lang);
+  if (footer === undefined) footers.set(lang, (footer = buildInfoFooter(lang)));
+  return footer;
+}
+
+function buildInfoFooter(lang: Lang): Raw {
   const t = INFO_TEXT[lang];
   return html`<footer><nav aria-label="${t.footer}"><ul class="footer-links">${INFO_PAGES.map(
     (p) => html`<li><a href="/info/${p}?lang=${lang}">${t[p].title}</a></li>`,
