@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Registration } from '../../src/citizens/lifecycle';
-import { dniCheckLetter } from '../../src/citizens/nif';
+import { dniSequence } from '../support/citizens';
 import { axeViolations } from '../support/a11y';
 import { ARTIFACTS, liveBrowserSuite } from '../support/browser';
 import { lastCode } from '../pin/support';
@@ -9,13 +9,14 @@ const live = liveBrowserSuite();
 const PASSWORD = 'Navegador-Clave-42';
 const RECOVERED = 'Recuperada-Clave-43';
 
-function registration(n: number): Registration {
-  const digits = String(46_000_000 + (process.pid % 1000) * 100 + n).padStart(8, '0').slice(-8);
-  return { dni: digits + dniCheckLetter(digits), givenName: 'Elena', firstSurname: 'Navarro', dateOfBirth: '1984-04-04', mobile: `+3465${digits.slice(-7)}`, channel: 'office', dniValidityDate: '2032-12-12' };
+const nextDni = dniSequence(46_000_000);
+function registration(): Registration {
+  const { dni, mobile } = nextDni();
+  return { dni, givenName: 'Elena', firstSurname: 'Navarro', dateOfBirth: '1984-04-04', mobile, channel: 'office', dniValidityDate: '2032-12-12' };
 }
 
 test('a real browser without JavaScript: activation (DNI + code -> SMS code -> password), then the login through the demo SP', async () => {
-  const r = registration(1);
+  const r = registration();
   const { code } = await live.broker.services.lifecycle.register(r);
   const context = await live.browser.newContext({ locale: 'es-ES', javaScriptEnabled: false });
   const page = await context.newPage();
@@ -53,7 +54,7 @@ test('a real browser without JavaScript: activation (DNI + code -> SMS code -> p
 });
 
 test('a real browser: a locked password recovered (DNI + validity date -> SMS code -> new password), in English', async () => {
-  const r = registration(2);
+  const r = registration();
   const { code, citizen } = await live.broker.services.lifecycle.register(r);
   const checked = await live.broker.services.lifecycle.checkActivationCode(r.dni, code!);
   if (!checked.ok) throw new Error('code refused');

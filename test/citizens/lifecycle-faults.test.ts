@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { dniCheckLetter } from '../../src/citizens/nif';
+import { dniSequence } from '../support/citizens';
 import { ActivationCodeEntity, CitizenEntity, PasswordHistoryEntity } from '../../src/db/entities';
 import type { Registration } from '../../src/citizens/lifecycle';
 import type { KeyValueStore } from '../../src/store/types';
@@ -15,11 +15,10 @@ import { alertText, browserFromOwnAddress, lastCode, postForm, submit, tempOutbo
 const FIRST = 'Mi-Clave-Nueva-7';
 const SECOND = 'Otra-Clave-Buena-8';
 
-let serial = 0;
+const nextDni = dniSequence(45_000_000);
 function registration(): Registration {
-  const n = 45_000_000 + (process.pid % 1000) * 1000 + serial++;
-  const digits = String(n).padStart(8, '0').slice(-8);
-  return { dni: digits + dniCheckLetter(digits), givenName: 'Sara', firstSurname: 'Campos', dateOfBirth: '1992-02-02', mobile: `+3464${digits.slice(-7)}`, channel: 'office', dniValidityDate: '2033-03-03' };
+  const { dni, mobile } = nextDni();
+  return { dni, givenName: 'Sara', firstSurname: 'Campos', dateOfBirth: '1992-02-02', mobile, channel: 'office', dniValidityDate: '2033-03-03' };
 }
 
 describeWithProductionServices('commit failures on PostgreSQL leave everything as it was', () => {

@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { AuditLog } from '../../src/audit/log';
 import { citizensConfigSchema } from '../../src/citizens/config';
 import { CitizenLifecycle, type Registration } from '../../src/citizens/lifecycle';
-import { dniCheckLetter } from '../../src/citizens/nif';
+import { dniSequence } from '../support/citizens';
 import { PasswordPolicyError } from '../../src/citizens/password';
 import { CitizenRepository } from '../../src/citizens/repository';
 import { ActivationCodeEntity, AuditEventEntity, CitizenEntity } from '../../src/db/entities';
@@ -12,17 +12,16 @@ import { describeEachPair } from '../support/pairs';
 import { readOutbox, tempOutbox, testClock } from '../pin/support';
 
 const DAY = 86_400_000;
-let serial = 0;
+const nextDni = dniSequence(52_000_000);
 function registration(over: Partial<Registration> = {}): Registration {
-  const n = 52_000_000 + (process.pid % 1000) * 1000 + serial++;
-  const digits = String(n).padStart(8, '0').slice(-8);
+  const { dni, mobile } = nextDni();
   return {
-    dni: digits + dniCheckLetter(digits),
+    dni,
     givenName: 'Ramón',
     firstSurname: 'Quintana',
     secondSurname: 'Vidal',
     dateOfBirth: '1979-11-02',
-    mobile: `+3461${digits.slice(-7)}`,
+    mobile,
     channel: 'office',
     dniValidityDate: '2032-02-02',
     ...over,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DataSource } from 'typeorm';
 import { AuditLog } from '../../src/audit/log';
-import { dniCheckLetter } from '../../src/citizens/nif';
+import { dniSequence } from '../support/citizens';
 import { kdfStats, PasswordPolicyError } from '../../src/citizens/password';
 import { CitizenRepository, MAX_FAILED_PASSWORD_ATTEMPTS } from '../../src/citizens/repository';
 import type { NewCitizen } from '../../src/citizens/types';
@@ -14,12 +14,9 @@ import { describeEachPair } from '../support/pairs';
 const PASSWORD = 'Correct-Horse-9';
 const WRONG = 'Wrong-Horse-9';
 
-let nextDni = 10_000_000 + (process.pid % 1000) * 1000;
+const nextDni = dniSequence(10_000_000);
 /** A fresh valid DNI for each citizen of this file. */
-function freshDni(): string {
-  const digits = String(nextDni++).padStart(8, '0');
-  return digits + dniCheckLetter(digits);
-}
+const freshDni = (): string => nextDni().dni;
 
 function newCitizen(overrides: Partial<NewCitizen> = {}): NewCitizen {
   return {

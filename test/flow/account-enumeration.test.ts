@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { Registration } from '../../src/citizens/lifecycle';
-import { dniCheckLetter } from '../../src/citizens/nif';
+import { dniSequence } from '../support/citizens';
 import { kdfStats } from '../../src/citizens/password';
 import type { KeyValueStore } from '../../src/store/types';
 import { nodeSamlSp, sendRedirectRequest, startBroker, type Agent, type BrokerUnderTest } from '../support/harness';
@@ -13,11 +13,10 @@ import { alertText, browserFromOwnAddress, pickMethod, submit, tempOutbox } from
  */
 const PASSWORD = 'Clave-Correcta-55';
 const WRONG = 'Clave-Erronea-99';
-let serial = 0;
+const nextDni = dniSequence(47_000_000);
 function registration(): Registration {
-  const n = 47_000_000 + (process.pid % 1000) * 1000 + serial++;
-  const digits = String(n).padStart(8, '0').slice(-8);
-  return { dni: digits + dniCheckLetter(digits), givenName: 'Pablo', firstSurname: 'Vera', dateOfBirth: '1977-07-17', mobile: `+3467${digits.slice(-7)}`, channel: 'office', dniValidityDate: '2029-09-09' };
+  const { dni, mobile } = nextDni();
+  return { dni, givenName: 'Pablo', firstSurname: 'Vera', dateOfBirth: '1977-07-17', mobile, channel: 'office', dniValidityDate: '2029-09-09' };
 }
 
 describeEachPair('account services never reveal a registration', (pair) => {

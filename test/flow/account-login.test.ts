@@ -2,7 +2,7 @@ import type request from 'supertest';
 import { AuditLog } from '../../src/audit/log';
 import type { DataSource } from 'typeorm';
 import type { Registration } from '../../src/citizens/lifecycle';
-import { dniCheckLetter } from '../../src/citizens/nif';
+import { dniSequence } from '../support/citizens';
 import { CitizenEntity } from '../../src/db/entities';
 import type { KeyValueStore } from '../../src/store/types';
 import { formFields, nodeSamlSp, sendRedirectRequest, SP_ENTITY, startBroker, type Agent, type BrokerUnderTest } from '../support/harness';
@@ -15,16 +15,15 @@ const FIRST = 'Mi-Clave-Nueva-7';
 const SECOND = 'Otra-Clave-Buena-8';
 const DAY = 86_400_000;
 
-let serial = 0;
+const nextDni = dniSequence(44_000_000);
 function registration(over: Partial<Registration> = {}): Registration {
-  const n = 44_000_000 + (process.pid % 1000) * 1000 + serial++;
-  const digits = String(n).padStart(8, '0').slice(-8);
+  const { dni, mobile } = nextDni();
   return {
-    dni: digits + dniCheckLetter(digits),
+    dni,
     givenName: 'Tomás',
     firstSurname: 'Herrero',
     dateOfBirth: '1970-07-07',
-    mobile: `+3463${digits.slice(-7)}`,
+    mobile,
     channel: 'office',
     dniValidityDate: '2030-10-10',
     ...over,

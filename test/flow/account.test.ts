@@ -1,7 +1,7 @@
 import type request from 'supertest';
 import type { DataSource } from 'typeorm';
 import type { Registration } from '../../src/citizens/lifecycle';
-import { dniCheckLetter } from '../../src/citizens/nif';
+import { dniSequence } from '../support/citizens';
 import { ActivationCodeEntity, CitizenEntity } from '../../src/db/entities';
 import type { KeyValueStore } from '../../src/store/types';
 import { formFields, loginWithPassword, nodeSamlSp, sendRedirectRequest, startBroker, type Agent, type BrokerUnderTest } from '../support/harness';
@@ -14,17 +14,16 @@ const SECOND = 'Otra-Clave-Buena-8';
 const THIRD = 'Tercera-Clave-Ok-9';
 const WRONG = 'Wrong-Password-00';
 
-let serial = 0;
+const nextDni = dniSequence(43_000_000);
 function registration(over: Partial<Registration> = {}): Registration {
-  const n = 43_000_000 + (process.pid % 1000) * 1000 + serial++;
-  const digits = String(n).padStart(8, '0').slice(-8);
+  const { dni, mobile } = nextDni();
   return {
-    dni: digits + dniCheckLetter(digits),
+    dni,
     givenName: 'Inés',
     firstSurname: 'Barrios',
     secondSurname: 'Soler',
     dateOfBirth: '1988-08-08',
-    mobile: `+3462${digits.slice(-7)}`,
+    mobile,
     channel: 'office',
     dniValidityDate: '2031-03-03',
     ...over,

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { dniCheckLetter } from '../../src/citizens/nif';
+import { dniSequence } from '../support/citizens';
 import type { NewCitizen } from '../../src/citizens/types';
 import type { KeyValueStore } from '../../src/store/types';
 import { nodeSamlSp, sendRedirectRequest, startBroker, type Agent, type BrokerUnderTest } from '../support/harness';
@@ -15,18 +15,17 @@ import { alertText, browserFromOwnAddress, pickMethod, submit, tempOutbox } from
 
 const PASSWORD = 'Permanente-Pass-55';
 const WRONG = 'Wrong-Password-99';
-let serial = 0;
+const nextDni = dniSequence(71_000_000);
 function citizen(over: Partial<NewCitizen> = {}): NewCitizen {
-  const n = 71_000_000 + (process.pid % 1000) * 1000 + serial++;
-  const digits = String(n).padStart(8, '0').slice(-8);
+  const { dni, mobile } = nextDni();
   return {
-    dni: digits + dniCheckLetter(digits),
+    dni,
     password: PASSWORD,
     givenName: 'Lucía',
     firstSurname: 'Ortega',
     secondSurname: 'Pons',
     dateOfBirth: '1982-06-07',
-    mobile: `+3469${digits.slice(-7)}`,
+    mobile,
     registrationLevel: 'advanced',
     dniValidityDate: '2030-05-05',
     ...over,

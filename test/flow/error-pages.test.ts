@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { dniCheckLetter } from '../../src/citizens/nif';
+import { dniSequence } from '../support/citizens';
 import type { NewCitizen } from '../../src/citizens/types';
 import type { KeyValueStore } from '../../src/store/types';
 import { describeEachPair } from '../support/pairs';
@@ -8,15 +8,15 @@ import { alertText, browserFromOwnAddress, lastCode, pickMethod, postForm, poste
 
 const SUBSTANTIAL = 'http://eidas.europa.eu/LoA/substantial';
 
-let serial = 0;
+const nextDni = dniSequence(41_000_000);
 function citizen(): NewCitizen & { dniValidityDate: string } {
-  const digits = String(41_000_000 + (process.pid % 1000) * 100 + serial++).slice(-8);
+  const { dni, mobile } = nextDni();
   return {
-    dni: digits + dniCheckLetter(digits),
+    dni,
     givenName: 'Luz',
     firstSurname: 'Ortega',
     dateOfBirth: '1975-03-04',
-    mobile: `+3466${digits.slice(-7)}`,
+    mobile,
     registrationLevel: 'advanced',
     dniValidityDate: '2031-01-01',
   } as NewCitizen & { dniValidityDate: string };

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import type { DataSource } from 'typeorm';
-import { dniCheckLetter } from '../../src/citizens/nif';
+import { dniSequence } from '../support/citizens';
 import type { NewCitizen } from '../../src/citizens/types';
 import type { KeyValueStore } from '../../src/store/types';
 import { describeEachPair } from '../support/pairs';
@@ -13,18 +13,17 @@ const HIGH = 'http://eidas.europa.eu/LoA/high';
 const SELECTED_IDP = 'http://es.minhafp.clave/SelectedIdP';
 const PASSWORD = 'Permanente-Pass-55';
 
-let serial = 0;
+const nextDni = dniSequence(60_000_000);
 function citizen(over: Partial<NewCitizen> = {}): NewCitizen {
-  const n = 60_000_000 + process.pid * 100 + serial++;
-  const digits = String(n).padStart(8, '0').slice(-8);
+  const { dni, mobile } = nextDni();
   return {
-    dni: digits + dniCheckLetter(digits),
+    dni,
     password: PASSWORD,
     givenName: 'Jorge',
     firstSurname: 'Iglesias',
     secondSurname: 'Mora',
     dateOfBirth: '1975-03-04',
-    mobile: `+3468${digits.slice(-7)}`,
+    mobile,
     registrationLevel: 'advanced',
     dniValidityDate: '2029-09-09',
     ...over,

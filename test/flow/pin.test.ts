@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { AuditLog } from '../../src/audit/log';
-import { dniCheckLetter, maskDni } from '../../src/citizens/nif';
+import { maskDni } from '../../src/citizens/nif';
+import { dniSequence } from '../support/citizens';
 import type { NewCitizen } from '../../src/citizens/types';
 import { CitizenEntity } from '../../src/db/entities';
 import type { KeyValueStore } from '../../src/store/types';
@@ -13,18 +14,17 @@ const SUBSTANTIAL = 'http://eidas.europa.eu/LoA/substantial';
 const SELECTED_IDP = 'http://es.minhafp.clave/SelectedIdP';
 const PERSON_ID = 'http://eidas.europa.eu/attributes/naturalperson/PersonIdentifier';
 
-let serial = 0;
+const nextDni = dniSequence(40_000_000);
 /** A distinct citizen (DNI, mobile) per test, so per-citizen counters never leak between tests. */
 function citizen(over: Partial<NewCitizen> = {}): NewCitizen & { dniValidityDate: string } {
-  const n = 40_000_000 + process.pid * 100 + serial++;
-  const digits = String(n).padStart(8, '0').slice(-8);
+  const { dni, mobile } = nextDni();
   return {
-    dni: digits + dniCheckLetter(digits),
+    dni,
     givenName: 'Rosa',
     firstSurname: 'Martín',
     secondSurname: 'Vega',
     dateOfBirth: '1980-01-02',
-    mobile: `+3467${digits.slice(-7)}`,
+    mobile,
     registrationLevel: 'advanced',
     dniValidityDate: '2030-06-15',
     ...over,
