@@ -24,6 +24,12 @@ export interface Metrics {
   logins: Counter<'method' | 'loa' | 'sp' | 'outcome'>;
   /** pasarela_backend_errors_total{backend,where}: Redis / PostgreSQL failures seen by requests and by /readyz. */
   backendErrors: Counter<'backend' | 'where'>;
+  /**
+   * pasarela_certificate_tls_failures_total{reason}: handshakes the certificate host refused
+   * (no HTTP request, so no page, no audit record: see host.ts). A spike is a broken anchor or
+   * intermediate, a card reader fault or a scan.
+   */
+  certificateTlsFailures: Counter<'reason'>;
   recordLogin(o: LoginOutcome): void;
   recordBackendError(backend: Backend, where: 'request' | 'probe'): void;
   /**
@@ -82,6 +88,12 @@ export function createMetrics(now: () => Date = () => new Date()): Metrics {
     }),
     logins,
     backendErrors,
+    certificateTlsFailures: new Counter({
+      name: 'pasarela_certificate_tls_failures_total',
+      help: 'TLS handshakes the certificate host refused, by reason (the OpenSSL or socket error code)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
     recordLogin: (o) => logins.inc({ method: o.method, loa: o.loa, sp: o.sp, outcome: o.outcome }),
     recordBackendError: (backend, where) => backendErrors.inc({ backend, where }),
     setMetadataRefreshed: (entityId, at) => void refreshedAt.set(entityId, at.getTime()),

@@ -106,6 +106,7 @@ async function startCertificate(config: Config, services: Services, log: Logger)
     keysDir: path.resolve(config.root, config.keys.dir),
     root: config.root,
     audit: (event) => services.ds.transaction((m) => audit.record(event, m)),
+    metrics: services.metrics,
   });
 }
 

@@ -5,7 +5,9 @@ import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import { createApp, type BrokerApp } from '../../src/app';
 import { AuditLog } from '../../src/audit/log';
+import { createMetrics } from '../../src/metrics';
 import { certificateSettings, createCertificateAuthenticator, startCertificateHost, type CertificateHost } from '../../src/authn/certificate';
+import { tlsFailureReason } from '../../src/authn/certificate/host';
 import type { CertificateSettings } from '../../src/authn/certificate/config';
 import { makeDevTlsPair } from '../../src/pki/tls-dev';
 import type { KeyValueStore } from '../../src/store/types';
@@ -484,11 +486,13 @@ describeEachPair('DNIe and certificates over mutual TLS, end to end', (pair) => 
       expect(tls.text).toMatch(/Referencia del error|Error reference/);
     });
 
-    test('is logged with its reason (no page can be served on it), and the certificate page says what that browser error means', async () => {
+    test('is logged with its reason and counted (no page can be served on it), and the certificate page says what that browser error means', async () => {
       const lines: string[] = [];
       const log = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
+      const metrics = createMetrics();
       const settings = certificateSettings({ ...broker.config.certificate });
       const h = await startCertificateHost({
+        metrics,
         settings,
         baseUrl: BASE_URL,
         broker: broker.services.broker,
@@ -512,6 +516,11 @@ describeEachPair('DNIe and certificates over mutual TLS, end to end', (pair) => 
         await new Promise((r) => setTimeout(r, 100));
         const entry = lines.map((l) => JSON.parse(l) as { event?: string; reason?: string; from?: string }).find((e) => e.event === 'auth.certificate.tls_failed');
         expect(entry).toMatchObject({ reason: expect.stringMatching(/^ERR_SSL_|^ECONNRESET$/) as unknown, from: expect.stringContaining('127.0.0.1') as unknown });
+        // The operator's counter, under the same reason as the log line.
+        const counted = (await metrics.certificateTlsFailures.get()).values;
+        expect(counted).toEqual([expect.objectContaining({ value: 1, labels: { reason: entry!.reason } })]);
+        const scrape = await metrics.registry.metrics();
+        expect(scrape).toContain(`pasarela_certificate_tls_failures_total{reason="${entry!.reason}"} 1`);
       } finally {
         await h.close();
       }
@@ -519,5 +528,17 @@ describeEachPair('DNIe and certificates over mutual TLS, end to end', (pair) => 
       const { page } = await toCertificateHost(agent, leaf.dnie!);
       expect(page).toMatch(/id="certificate-tls-help">Si, tras elegir el certificado, su navegador dice que no se pudo establecer la conexión/);
     });
+  });
+});
+
+describe('the label of a refused handshake', () => {
+  test("is Node's error code when it is one, and TLS_ERROR otherwise (a label set the error cannot widen)", () => {
+    expect(tlsFailureReason({ code: 'ERR_SSL_UNSUPPORTED_PROTOCOL' })).toBe('ERR_SSL_UNSUPPORTED_PROTOCOL');
+    expect(tlsFailureReason({ code: 'ECONNRESET' })).toBe('ECONNRESET');
+    expect(tlsFailureReason({})).toBe('TLS_ERROR');
+    expect(tlsFailureReason({ code: 42 })).toBe('TLS_ERROR');
+    expect(tlsFailureReason({ code: 'err_lowercase' })).toBe('TLS_ERROR');
+    expect(tlsFailureReason({ code: 'ERR"} 1\nfake_metric 9' })).toBe('TLS_ERROR');
+    expect(tlsFailureReason({ code: 'E'.repeat(81) })).toBe('TLS_ERROR');
   });
 });

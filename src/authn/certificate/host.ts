@@ -18,6 +18,7 @@ import { ensureTlsPair } from '../../pki/tls-dev';
 import { caProblem, validateClientCertificate, type CertErrorCode, type TrustAnchor } from '../../pki/validate';
 import { CertificateParseError, loadCertificateFile, parsePemBundle } from '../../pki/x509';
 import type { HttpFetcher } from '../../pki/http';
+import type { Metrics } from '../../metrics';
 import type { KeyValueStore } from '../../store/types';
 import { pageContext, pageSetup, setCsp } from '../../web/context';
 import type { MessageKey } from '../../web/i18n';
@@ -107,6 +108,8 @@ export interface CertificateHostOptions {
    * record is written before the page is answered.
    */
   audit?: (event: AuditEvent) => Promise<void>;
+  /** Counts refused handshakes (pasarela_certificate_tls_failures_total). */
+  metrics?: Pick<Metrics, 'certificateTlsFailures'>;
 }
 
 export interface CertificateHost {
@@ -369,6 +372,11 @@ export function createCertificateHostApp(
   return app;
 }
 
+/** The label of a refused handshake: Node's error code (ERR_SSL_…, ECONNRESET) when it is one, else TLS_ERROR. */
+export function tlsFailureReason(err: { code?: unknown }): string {
+  return typeof err.code === 'string' && /^[A-Z][A-Z0-9_]{0,79}$/.test(err.code) ? err.code : 'TLS_ERROR';
+}
+
 /** Start the certificate host: load trust and TLS keys, listen, return a handle to close it. */
 export async function startCertificateHost(opts: CertificateHostOptions): Promise<CertificateHost> {
   const { settings, log } = opts;
@@ -420,10 +428,14 @@ export async function startCertificateHost(opts: CertificateHostOptions): Promis
   }
   // A client whose certificate cannot prove possession of its key (a bad CertificateVerify
   // signature) fails the handshake itself: no page can be served on that connection, so say so
-  // in the log (the main host's certificate page tells the citizen what that browser error means).
+  // in the log (the main host's certificate page tells the citizen what that browser error means)
+  // and count it. Not an audit record: the handshake names no one (the certificate, if any, did
+  // not prove its key), and anyone who can reach the port can make as many as they like.
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+    const reason = tlsFailureReason(err);
+    opts.metrics?.certificateTlsFailures.inc({ reason });
     log.warn(
-      { event: 'auth.certificate.tls_failed', host: 'certificate', reason: err.code ?? 'TLS_ERROR', detail: err.message.split('\n')[0]?.slice(0, 200), from: socket.remoteAddress },
+      { event: 'auth.certificate.tls_failed', host: 'certificate', reason, detail: err.message.split('\n')[0]?.slice(0, 200), from: socket.remoteAddress },
       'TLS handshake with the certificate host failed',
     );
   });
