@@ -1,5 +1,5 @@
 import { randomUUID, X509Certificate } from 'node:crypto';
-import type { DataSource, EntityManager } from 'typeorm';
+import { IsNull, LessThanOrEqual, Or, type DataSource, type EntityManager } from 'typeorm';
 import type { Logger } from 'pino';
 import { AuditLog } from '../audit/log';
 import { ServiceProviderEntity, type ServiceProviderRow } from '../db/entities';
@@ -249,26 +249,29 @@ export class TrustAdmin {
    * neither. Each change gets its audit record; nothing changed, nothing written.
    */
   async patch(entityId: string, changes: { policy?: unknown; status?: 'active' | 'suspended' }, actor: string): Promise<SpDetail> {
-    const row = await this.row(entityId);
-    let policyJson = row.policy;
-    let changedKeys: string[] | undefined;
-    if (changes.policy !== undefined) {
-      const keys = checkPolicy(changes.policy);
-      const merged = { ...(JSON.parse(row.policy) as Partial<SpPolicy>), ...keys };
-      resolvePolicy(this.o.defaults, merged, 'policy');
-      this.validatePolicyOnly(row, merged);
-      policyJson = JSON.stringify(merged);
-      changedKeys = Object.keys(keys);
-    }
-    const enabled = changes.status === undefined ? row.enabled : changes.status === 'active';
-    if (changedKeys === undefined && enabled === row.enabled) return this.show(entityId);
-    await this.o.ds.transaction(async (m) => {
+    await this.row(entityId);
+    const keys = changes.policy !== undefined ? checkPolicy(changes.policy) : undefined;
+    // Read and written in one transaction, the row locked: a refresh or another operator's change
+    // that lands meanwhile is merged with this one, never overwritten by a copy read before it.
+    const wrote = await this.o.ds.transaction(async (m) => {
+      const row = await lockedSpRow(m, entityId);
+      if (!row) throw new PasarelaError('ERR_NOT_FOUND', `no service provider ${entityId} in the trust list`);
+      let policyJson = row.policy;
+      if (keys !== undefined) {
+        const merged = { ...(JSON.parse(row.policy) as Partial<SpPolicy>), ...keys };
+        resolvePolicy(this.o.defaults, merged, 'policy');
+        this.validatePolicyOnly(row, merged);
+        policyJson = JSON.stringify(merged);
+      }
+      const enabled = changes.status === undefined ? row.enabled : changes.status === 'active';
+      if (keys === undefined && enabled === row.enabled) return false;
       await m.getRepository(ServiceProviderEntity).update({ entityId }, { policy: policyJson, enabled, updatedAt: nextStamp(row.updatedAt, this.now()) });
-      if (changedKeys !== undefined) await this.audit.record({ type: 'sp.policy.updated', actor, detail: { entityId, changed: changedKeys } }, m);
+      if (keys !== undefined) await this.audit.record({ type: 'sp.policy.updated', actor, detail: { entityId, changed: Object.keys(keys) } }, m);
       if (enabled !== row.enabled) await this.audit.record({ type: enabled ? 'sp.resumed' : 'sp.suspended', actor, detail: { entityId } }, m);
       await bumpTrustVersion(m);
+      return true;
     });
-    await this.o.registry.reload();
+    if (wrote) await this.o.registry.reload();
     return this.show(entityId);
   }
 
@@ -460,8 +463,15 @@ export class TrustAdmin {
   async refreshAll(actor: string, opts: { freshWithinMs?: number } = {}): Promise<Array<{ sourceId: string; ok: boolean; error?: string }>> {
     const out: Array<{ sourceId: string; ok: boolean; error?: string }> = [];
     const cutoff = this.now().getTime() - (opts.freshWithinMs ?? 0);
-    for (const s of await this.o.ds.getRepository(MetadataSourceEntity).find()) {
-      if (opts.freshWithinMs && s.lastAttemptAt && new Date(s.lastAttemptAt).getTime() > cutoff) continue;
+    const sources = this.o.ds.getRepository(MetadataSourceEntity);
+    for (const s of await sources.find()) {
+      if (opts.freshWithinMs) {
+        if (s.lastAttemptAt && new Date(s.lastAttemptAt).getTime() > cutoff) continue;
+        // Claimed, not only checked: one conditional UPDATE, so that of several nodes whose
+        // schedules fire together exactly one fetches each source (the others see 0 rows).
+        const claim = await sources.update({ id: s.id, lastAttemptAt: Or(IsNull(), LessThanOrEqual(new Date(cutoff))) }, { lastAttemptAt: this.now() });
+        if (!claim.affected) continue;
+      }
       try {
         if (s.kind === 'aggregate') await this.refreshAggregate(s.id, actor);
         else await this.refreshSpSource(s, actor);
@@ -478,12 +488,12 @@ export class TrustAdmin {
   private async refreshSpSource(source: MetadataSourceRow, actor: string): Promise<void> {
     const attempt = this.now();
     const policyRow = await this.o.ds.getRepository(ServiceProviderEntity).findOneBy({ entityId: source.entityId ?? '' });
-    const policy = policyRow ? (JSON.parse(policyRow.policy) as Partial<SpPolicy>) : (JSON.parse(source.policy) as Partial<SpPolicy>);
+    const policyJson = policyRow ? policyRow.policy : source.policy;
     let sp: ServiceProvider;
     let xml: string;
     try {
       xml = await this.download(source.url, this.o.fetch.maxBytes);
-      sp = this.validate(xml, policy, `url:${source.url}`);
+      sp = this.validate(xml, JSON.parse(policyJson) as Partial<SpPolicy>, `url:${source.url}`);
       if (sp.entityId !== source.entityId) {
         throw new PasarelaError('ERR_METADATA_ENTITY_ID', `${source.url} now describes ${sp.entityId}, not ${source.entityId ?? '?'}; import it as a new SP if that is intended`);
       }
@@ -491,13 +501,28 @@ export class TrustAdmin {
       await this.recordFailure(source, attempt, err, actor);
       throw err;
     }
-    await this.o.ds.transaction(async (m) => {
-      const changed = policyRow?.metadataXml !== xml;
-      if (changed) await this.write(m, sp, xml, policy, `url:${source.id}`, policyRow ?? undefined);
-      await m.getRepository(MetadataSourceEntity).update({ id: source.id }, { status: 'ok', lastError: null, lastAttemptAt: attempt, lastSuccessAt: attempt, validUntil: sp.validUntil ?? null });
-      await this.audit.record({ type: 'sp.refreshed', actor, detail: { entityId: sp.entityId, url: source.url, changed } }, m);
+    const written = await this.o.ds.transaction(async (m) => {
+      // The download took seconds (as long as the SP's server likes): write over the row as it
+      // is now, locked, not as it was. An operator who suspended the SP, changed its policy or
+      // removed it meanwhile keeps that; metadata that does not pass the new policy is refused.
+      const stillThere = await m.getRepository(MetadataSourceEntity).findOne({ where: { id: source.id }, ...lockFor(m) });
+      if (!stillThere) return 'removed' as const;
+      const current = await lockedSpRow(m, sp.entityId);
+      const policyNow = current ? current.policy : stillThere.policy;
+      const checked = policyNow === policyJson ? sp : this.validate(xml, JSON.parse(policyNow) as Partial<SpPolicy>, `url:${source.url}`);
+      const changed = current?.metadataXml !== xml;
+      if (changed) await this.write(m, checked, xml, JSON.parse(policyNow) as Partial<SpPolicy>, `url:${source.id}`, current ?? undefined);
+      await m.getRepository(MetadataSourceEntity).update({ id: source.id }, { status: 'ok', lastError: null, lastAttemptAt: attempt, lastSuccessAt: attempt, validUntil: checked.validUntil ?? null });
+      await this.audit.record({ type: 'sp.refreshed', actor, detail: { entityId: checked.entityId, url: source.url, changed } }, m);
       if (changed) await bumpTrustVersion(m);
+      return 'written' as const;
+    }).catch(async (err: unknown) => {
+      if (err instanceof SpRefusedError) await this.recordFailure(source, attempt, err, actor);
+      throw err;
     });
+    if (written === 'removed') {
+      throw new PasarelaError('ERR_NOT_FOUND', `${source.entityId ?? source.url} left the trust list while its metadata was being fetched; nothing was written`);
+    }
     await this.o.registry.reload();
     this.o.metrics?.setMetadataRefreshed(sp.entityId, attempt);
   }
@@ -661,4 +686,17 @@ function algorithmProblems(doc: Document, policy: SpPolicy): string[] {
     problems.push('the SP offers only RSA-SHA1 signatures, which are refused unless its policy sets allowSha1');
   }
   return problems;
+}
+
+/**
+ * A row lock where the database has them (PostgreSQL: SELECT … FOR UPDATE). SQLite has none: the
+ * embedded database serves one process, whose transactions data-source.ts runs one at a time.
+ */
+function lockFor(m: EntityManager): { lock?: { mode: 'pessimistic_write' } } {
+  return m.connection.options.type === 'postgres' ? { lock: { mode: 'pessimistic_write' } } : {};
+}
+
+/** The SP's row inside a transaction, locked until it ends. */
+function lockedSpRow(m: EntityManager, entityId: string): Promise<ServiceProviderRow | null> {
+  return m.getRepository(ServiceProviderEntity).findOne({ where: { entityId }, ...lockFor(m) });
 }

@@ -285,6 +285,90 @@ describe.each(storagePairs().map((p) => [p.name, p] as const))('admin API (%s)',
     expect(huge.body.detail).toMatch(/huge\.xml is (\d+ bytes; at most|larger than) 1048576 bytes/);
   });
 
+  describe('a refresh that downloads while the trust list changes', () => {
+    // The download takes as long as the SP's metadata server likes: what an operator does meanwhile is kept.
+    async function bySlowUrl(name: string, xml: string) {
+      const id = `https://${name}.test/md`;
+      fixtures.set(`/${name}.xml`, xml.replace('ENTITY', id));
+      await request(op).post('/admin/api/sps').set(as('operator')).send({ metadataUrl: `${fixtures.url}/${name}.xml` }).expect(201);
+      return { id, path: `/${name}.xml` };
+    }
+
+    test('an SP suspended and re-policied meanwhile stays so, with the new metadata', async () => {
+      const { id, path } = await bySlowUrl('race-suspend', spXml({ entityId: 'ENTITY', certPem: cert.certPem, acs: 'https://race.test/acs-1' }));
+      fixtures.set(path, spXml({ entityId: id, certPem: cert.certPem, acs: 'https://race.test/acs-2' }));
+      const slow = fixtures.hold(path);
+      const refreshing = request(op).post(`${enc(id)}/refresh`).set(as('operator')).then((r) => r);
+      await slow.arrived;
+      await request(op).patch(enc(id)).set(as('operator')).send({ status: 'suspended', policy: { minLoa: 'substantial' } }).expect(200);
+      slow.release();
+      expect((await refreshing).status).toBe(200);
+      const after = await request(op).get(enc(id)).set(as('auditor')).expect(200);
+      expect(after.body).toMatchObject({ status: 'suspended', acs: ['https://race.test/acs-2'], policyOverride: { minLoa: 'substantial' }, refresh: { status: 'ok' } });
+      // Suspended: the hot path no longer serves it.
+      expect(broker.services.trust.get(id)).toBeUndefined();
+    });
+
+    test('metadata the policy set meanwhile refuses is not written, and the refresh says why', async () => {
+      // The first copy's key serves both uses, so encrypting the assertion is allowed; the new copy signs only.
+      const both = spXml({ entityId: 'ENTITY', certPem: cert.certPem, acs: 'https://race.test/acs-1' }).replace(' use="signing"', '');
+      const { id, path } = await bySlowUrl('race-policy', both);
+      fixtures.set(path, spXml({ entityId: id, certPem: cert.certPem, acs: 'https://race.test/acs-2' }));
+      const slow = fixtures.hold(path);
+      const refreshing = request(op).post(`${enc(id)}/refresh`).set(as('operator')).then((r) => r);
+      await slow.arrived;
+      await request(op).patch(enc(id)).set(as('operator')).send({ policy: { encryptAssertion: true } }).expect(200);
+      slow.release();
+      const refused = await refreshing;
+      expect(refused.status).toBe(422);
+      expect(JSON.stringify(refused.body)).toMatch(/encrypt/i);
+      const after = await request(op).get(enc(id)).set(as('auditor')).expect(200);
+      expect(after.body).toMatchObject({ acs: ['https://race.test/acs-1'], policyOverride: { encryptAssertion: true }, refresh: { status: 'failed' } });
+      expect(broker.services.trust.get(id)!.acs[0]!.location).toBe('https://race.test/acs-1');
+    });
+
+    test('an SP removed meanwhile stays removed', async () => {
+      const { id, path } = await bySlowUrl('race-remove', spXml({ entityId: 'ENTITY', certPem: cert.certPem, acs: 'https://race.test/acs' }));
+      const slow = fixtures.hold(path);
+      const refreshing = request(op).post(`${enc(id)}/refresh`).set(as('operator')).then((r) => r);
+      await slow.arrived;
+      await request(op).delete(enc(id)).set(as('operator')).expect(204);
+      slow.release();
+      const gone = await refreshing;
+      expect(gone.status).toBe(404);
+      expect(gone.body.detail).toMatch(/left the trust list while its metadata was being fetched/);
+      expect((await request(op).get(enc(id)).set(as('auditor'))).status).toBe(404);
+      expect(broker.services.trust.get(id)).toBeUndefined();
+    });
+
+    test('two nodes whose schedules fire together fetch each source once', async () => {
+      const { id, path } = await bySlowUrl('race-nodes', spXml({ entityId: 'ENTITY', certPem: cert.certPem, acs: 'https://race.test/acs' }));
+      // Attempted long ago as far as the schedule is concerned.
+      const later = new Date(Date.now() + 3_600_000);
+      const node = (ds: typeof broker.services.ds) => trustAdminFor({ ...broker.services, ds, now: () => later });
+      const other = await pair.makeDataSource();
+      const before = fixtures.hits(path);
+      const slow = fixtures.hold(path);
+      const a = node(broker.services.ds).refreshAll('schedule', { freshWithinMs: 60_000 });
+      await slow.arrived;
+      // The second node either finishes (it left the source to the first) or fetches it too.
+      const second = node(other).refreshAll('schedule', { freshWithinMs: 60_000 });
+      let settled = false;
+      const fetchedTwice = (async () => {
+        while (!settled && fixtures.hits(path) - before < 2) await new Promise((r) => setTimeout(r, 5));
+      })();
+      await Promise.race([second, fetchedTwice]);
+      settled = true;
+      slow.release();
+      const [first, b] = await Promise.all([a, second]);
+      expect(fixtures.hits(path) - before).toBe(1);
+      const sourceOf = (rs: Array<{ sourceId: string }>) => rs.map((r) => r.sourceId);
+      const { body } = await request(op).get(enc(id)).set(as('auditor')).expect(200);
+      expect(sourceOf(first)).toContain(body.refresh.sourceId);
+      expect(sourceOf(b)).not.toContain(body.refresh.sourceId);
+    });
+  });
+
   test('signed aggregate: verified against the pinned key, validUntil required; a bad signature keeps the last good copy', async () => {
     const a = 'https://fed-a.test/md';
     const b = 'https://fed-b.test/md';

@@ -58,13 +58,29 @@ export function signAggregate(xml: string, keyPem: string): string {
 export interface FixtureServer {
   url: string;
   set(path: string, body: string, contentType?: string): void;
+  /** Requests answered or held for this path so far. */
+  hits(path: string): number;
+  /**
+   * The next requests for this path wait until `release()`: `arrived` resolves when the first
+   * one is in (a slow metadata server, to act while a refresh is downloading).
+   */
+  hold(path: string): { arrived: Promise<void>; release(): void };
   close(): Promise<void>;
 }
 
 export async function fixtureServer(): Promise<FixtureServer> {
   const bodies = new Map<string, { body: string; type: string }>();
-  const server: Server = createServer((req, res) => {
-    const f = bodies.get(req.url ?? '');
+  const hits = new Map<string, number>();
+  const held = new Map<string, { gate: Promise<void>; arrived(): void }>();
+  const server: Server = createServer(async (req, res) => {
+    const url = req.url ?? '';
+    hits.set(url, (hits.get(url) ?? 0) + 1);
+    const h = held.get(url);
+    if (h) {
+      h.arrived();
+      await h.gate;
+    }
+    const f = bodies.get(url);
     if (!f) {
       res.statusCode = 404;
       res.end('not found');
@@ -78,6 +94,21 @@ export async function fixtureServer(): Promise<FixtureServer> {
   return {
     url: `http://127.0.0.1:${port}`,
     set: (path, body, type = 'application/samlmetadata+xml') => bodies.set(path, { body, type }),
+    hits: (path) => hits.get(path) ?? 0,
+    hold(path) {
+      let release!: () => void;
+      let arrived!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const arrivedP = new Promise<void>((r) => (arrived = r));
+      held.set(path, { gate, arrived });
+      return {
+        arrived: arrivedP,
+        release: () => {
+          held.delete(path);
+          release();
+        },
+      };
+    },
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
