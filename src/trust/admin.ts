@@ -405,8 +405,11 @@ export class TrustAdmin {
     }
     let goneIds: string[] = [];
     const result = await this.o.ds.transaction(async (m) => {
+      // As for one SP's refresh: the aggregate's rows as they are now, locked; an aggregate removed
+      // while it downloaded is not brought back.
+      if (!(await m.getRepository(MetadataSourceEntity).findOne({ where: { id: source.id }, ...lockFor(m) }))) return undefined;
       const repo = m.getRepository(ServiceProviderEntity);
-      const mine = await repo.findBy({ source: tag });
+      const mine = await repo.find({ where: { source: tag }, ...lockFor(m) });
       const current = new Map(mine.map((r) => [r.entityId, r]));
       let added = 0;
       let updated = 0;
@@ -448,6 +451,7 @@ export class TrustAdmin {
       if (added + updated + gone.length > 0) await bumpTrustVersion(m);
       return r;
     });
+    if (!result) throw new PasarelaError('ERR_NOT_FOUND', `the aggregate ${source.url} was removed while it was being fetched; nothing was written`);
     await this.o.registry.reload();
     const takenIds = new Set(accepted.map((a) => a.entityId));
     for (const id of takenIds) if (!result.refused.some((x) => x.entityId === id)) this.o.metrics?.setMetadataRefreshed(id, attempt);

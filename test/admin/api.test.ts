@@ -367,6 +367,24 @@ describe.each(storagePairs().map((p) => [p.name, p] as const))('admin API (%s)',
       expect(sourceOf(first)).toContain(body.refresh.sourceId);
       expect(sourceOf(b)).not.toContain(body.refresh.sourceId);
     });
+
+    test('an aggregate removed meanwhile stays removed, with its SPs', async () => {
+      const e = 'https://race-fed.test/md';
+      const until = new Date(Date.now() + 7 * 86400_000);
+      fixtures.set('/race-fed.xml', signAggregate(aggregateXml([spXml({ entityId: e, certPem: cert.certPem })], until), fedKey.keyPem));
+      const added = await request(op).post('/admin/api/aggregates').set(as('operator')).send({ url: `${fixtures.url}/race-fed.xml`, pinnedCert: fedKey.certPem }).expect(201);
+      const sourceId = added.body.sourceId as string;
+      const slow = fixtures.hold('/race-fed.xml');
+      const refreshing = request(op).post(`/admin/api/aggregates/${sourceId}/refresh`).set(as('operator')).then((r) => r);
+      await slow.arrived;
+      expect((await request(op).delete(`/admin/api/aggregates/${sourceId}`).set(as('operator')).expect(200)).body).toEqual({ removed: 1 });
+      slow.release();
+      const gone = await refreshing;
+      expect(gone.status).toBe(404);
+      expect(gone.body.detail).toMatch(/was removed while it was being fetched/);
+      expect((await request(op).get(enc(e)).set(as('auditor'))).status).toBe(404);
+      expect(broker.services.trust.get(e)).toBeUndefined();
+    });
   });
 
   test('signed aggregate: verified against the pinned key, validUntil required; a bad signature keeps the last good copy', async () => {
