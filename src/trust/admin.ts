@@ -405,11 +405,11 @@ export class TrustAdmin {
     }
     let goneIds: string[] = [];
     const result = await this.o.ds.transaction(async (m) => {
-      // As for one SP's refresh: the aggregate's rows as they are now, locked; an aggregate removed
-      // while it downloaded is not brought back.
-      if (!(await m.getRepository(MetadataSourceEntity).findOne({ where: { id: source.id }, ...lockFor(m) }))) return undefined;
+      // As for one SP's refresh: the aggregate's rows as they are now, locked (the SPs, then the
+      // source: the order removeAggregate deletes them in); one removed meanwhile is not brought back.
       const repo = m.getRepository(ServiceProviderEntity);
       const mine = await repo.find({ where: { source: tag }, ...lockFor(m) });
+      if (!(await m.getRepository(MetadataSourceEntity).findOne({ where: { id: source.id }, ...lockFor(m) }))) return undefined;
       const current = new Map(mine.map((r) => [r.entityId, r]));
       let added = 0;
       let updated = 0;
@@ -509,9 +509,10 @@ export class TrustAdmin {
       // The download took seconds (as long as the SP's server likes): write over the row as it
       // is now, locked, not as it was. An operator who suspended the SP, changed its policy or
       // removed it meanwhile keeps that; metadata that does not pass the new policy is refused.
+      // The SP, then its source: the order remove() deletes them in, so the two cannot deadlock.
+      const current = await lockedSpRow(m, sp.entityId);
       const stillThere = await m.getRepository(MetadataSourceEntity).findOne({ where: { id: source.id }, ...lockFor(m) });
       if (!stillThere) return 'removed' as const;
-      const current = await lockedSpRow(m, sp.entityId);
       const policyNow = current ? current.policy : stillThere.policy;
       const checked = policyNow === policyJson ? sp : this.validate(xml, JSON.parse(policyNow) as Partial<SpPolicy>, `url:${source.url}`);
       const changed = current?.metadataXml !== xml;
