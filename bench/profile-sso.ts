@@ -127,6 +127,66 @@ async function main(): Promise<void> {
   for (const [a, n] of top(byArea, 20)) console.log(`  ${((100 * n) / sampled).toFixed(1).padStart(5)} %  ${a}`);
   console.log('\ntop functions by self time:');
   for (const [f, n] of top(byFn, 40)) console.log(`  ${((100 * n) / sampled).toFixed(1).padStart(5)} %  ${f}`);
+  printAccounting(profile.nodes);
+}
+
+/**
+ * Each sample charged to the innermost frame on its stack that belongs to one of these steps (so
+ * xmldom's sax.js counts as the parse, a writev under res.end as a socket write), in units of the
+ * two signatures' own samples: the accounting ARCHITECTURE.md "What remains" reads. With
+ * RSA_SIGNING=pool the signatures are not sampled and the units are meaningless.
+ */
+const STEPS: Array<[string, RegExp]> = [
+  ['the two RSA signatures', /^signOneShot /],
+  ["the SP's signature verify", /^verifyOneShot /],
+  ['c14n, digests and HMACs (request verifier, response digests, page MAC, pairwise id)', /signature-post|c14n|digestCanonical|crypto\/hash/i],
+  ['intake: XML parse', /^parseXml /],
+  ['intake: binding decode', /^decode(Redirect|Post)|saml\/bindings\.js/],
+  ['POST body parser', /body-parser|raw-body|urlencoded/],
+  ["intake: the other checks", /^receiveAuthnRequest |saml\/request\//],
+  ['building the response beyond its signatures', /^buildResponse |saml\/response\.js|saml\/sign\.js/],
+  ["Broker.start's own code", /broker\/(broker|session|attributes|policy)\.js/],
+  ['store', /dist\/store\//],
+  ['the page', /^postPage |web\/views\.js|web\/html\.js|web\/render\.js/],
+  ['pino', /pino/],
+  ['prom-client', /prom-client/],
+  ['helmet, cookies, page setup', /helmet|cookie|web\/context\.js/],
+  ['the fast path and AsyncLocalStorage', /sso-fast|routes\/saml|async_hooks|dist\/app\.js/],
+  ['socket writes', /writev|_writeGeneric|_http_outgoing|streams\/writable/],
+  ['HTTP parsing and reading', /_http_common|_http_server|HTTPParser|onStreamRead/],
+  ['garbage collector', /^\(garbage collector\)/],
+];
+
+function printAccounting(nodes: ProfileNode[]): void {
+  const parent = new Map<number, number>();
+  for (const n of nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const per = new Map<string, number>();
+  let total = 0;
+  for (const n of nodes) {
+    if (n.hitCount === 0 || n.callFrame.functionName === '(idle)' || n.callFrame.functionName === '(program)') continue;
+    let step = 'other';
+    outer: for (let x: number | undefined = n.id; x !== undefined; x = parent.get(x)) {
+      const f = byId.get(x)!.callFrame;
+      const frame = `${f.functionName} ${f.url}`;
+      for (const [name, re] of STEPS) {
+        if (re.test(frame)) {
+          step = name;
+          break outer;
+        }
+      }
+    }
+    per.set(step, (per.get(step) ?? 0) + n.hitCount);
+    total += n.hitCount;
+  }
+  const signs = per.get(STEPS[0]![0]) ?? 0;
+  console.log('\nby step (innermost frame of a step on the stack; idle and (program) left out), in units of the two signatures:');
+  for (const name of [...STEPS.map(([x]) => x), 'other']) {
+    const n = per.get(name);
+    if (!n) continue;
+    console.log(`  ${((100 * n) / total).toFixed(1).padStart(5)} %  ${signs ? (n / signs).toFixed(2).padStart(5) : '    -'} ×sign  ${name}`);
+  }
+  if (signs) console.log(`  work beside the signatures: ${((total - signs) / signs).toFixed(2)} ×sign, so an efficiency of ${(signs / total).toFixed(2)} by samples`);
 }
 
 main().catch((err: unknown) => {
