@@ -249,13 +249,12 @@ export class TrustAdmin {
    * neither. Each change gets its audit record; nothing changed, nothing written.
    */
   async patch(entityId: string, changes: { policy?: unknown; status?: 'active' | 'suspended' }, actor: string): Promise<SpDetail> {
-    await this.row(entityId);
-    const keys = changes.policy !== undefined ? checkPolicy(changes.policy) : undefined;
     // Read and written in one transaction, the row locked: a refresh or another operator's change
     // that lands meanwhile is merged with this one, never overwritten by a copy read before it.
     const wrote = await this.o.ds.transaction(async (m) => {
       const row = await lockedSpRow(m, entityId);
-      if (!row) throw new PasarelaError('ERR_NOT_FOUND', `no service provider ${entityId} in the trust list`);
+      if (!row) throw noSuchSp(entityId);
+      const keys = changes.policy !== undefined ? checkPolicy(changes.policy) : undefined;
       let policyJson = row.policy;
       if (keys !== undefined) {
         const merged = { ...(JSON.parse(row.policy) as Partial<SpPolicy>), ...keys };
@@ -470,9 +469,9 @@ export class TrustAdmin {
     const sources = this.o.ds.getRepository(MetadataSourceEntity);
     for (const s of await sources.find()) {
       if (opts.freshWithinMs) {
-        if (s.lastAttemptAt && new Date(s.lastAttemptAt).getTime() > cutoff) continue;
         // Claimed, not only checked: one conditional UPDATE, so that of several nodes whose
-        // schedules fire together exactly one fetches each source (the others see 0 rows).
+        // schedules fire together exactly one fetches each source (the others see 0 rows), and a
+        // source attempted within the window is left alone.
         const claim = await sources.update({ id: s.id, lastAttemptAt: Or(IsNull(), LessThanOrEqual(new Date(cutoff))) }, { lastAttemptAt: this.now() });
         if (!claim.affected) continue;
       }
@@ -514,9 +513,10 @@ export class TrustAdmin {
       const stillThere = await m.getRepository(MetadataSourceEntity).findOne({ where: { id: source.id }, ...lockFor(m) });
       if (!stillThere) return 'removed' as const;
       const policyNow = current ? current.policy : stillThere.policy;
-      const checked = policyNow === policyJson ? sp : this.validate(xml, JSON.parse(policyNow) as Partial<SpPolicy>, `url:${source.url}`);
+      const policy = JSON.parse(policyNow) as Partial<SpPolicy>;
+      const checked = policyNow === policyJson ? sp : this.validate(xml, policy, `url:${source.url}`);
       const changed = current?.metadataXml !== xml;
-      if (changed) await this.write(m, checked, xml, JSON.parse(policyNow) as Partial<SpPolicy>, `url:${source.id}`, current ?? undefined);
+      if (changed) await this.write(m, checked, xml, policy, `url:${source.id}`, current ?? undefined);
       await m.getRepository(MetadataSourceEntity).update({ id: source.id }, { status: 'ok', lastError: null, lastAttemptAt: attempt, lastSuccessAt: attempt, validUntil: checked.validUntil ?? null });
       await this.audit.record({ type: 'sp.refreshed', actor, detail: { entityId: checked.entityId, url: source.url, changed } }, m);
       if (changed) await bumpTrustVersion(m);
@@ -581,7 +581,7 @@ export class TrustAdmin {
 
   private async row(entityId: string): Promise<ServiceProviderRow> {
     const row = await this.o.ds.getRepository(ServiceProviderEntity).findOneBy({ entityId });
-    if (!row) throw new PasarelaError('ERR_NOT_FOUND', `no service provider ${entityId} in the trust list`);
+    if (!row) throw noSuchSp(entityId);
     return row;
   }
 
@@ -699,6 +699,10 @@ function algorithmProblems(doc: Document, policy: SpPolicy): string[] {
  */
 function lockFor(m: EntityManager): { lock?: { mode: 'pessimistic_write' } } {
   return m.connection.options.type === 'postgres' ? { lock: { mode: 'pessimistic_write' } } : {};
+}
+
+function noSuchSp(entityId: string): PasarelaError {
+  return new PasarelaError('ERR_NOT_FOUND', `no service provider ${entityId} in the trust list`);
 }
 
 /** The SP's row inside a transaction, locked until it ends. */

@@ -293,16 +293,21 @@ describe.each(storagePairs().map((p) => [p.name, p] as const))('admin API (%s)',
       await request(op).post('/admin/api/sps').set(as('operator')).send({ metadataUrl: `${fixtures.url}/${name}.xml` }).expect(201);
       return { id, path: `/${name}.xml` };
     }
+    /** `start` a refresh whose download of `path` is held, do `meanwhile`, let the download end: the refresh's answer. */
+    async function whileDownloading(path: string, start: () => request.Test, meanwhile: () => Promise<unknown>): Promise<request.Response> {
+      const slow = fixtures.hold(path);
+      const refreshing = start().then((r) => r);
+      await slow.arrived;
+      await meanwhile();
+      slow.release();
+      return refreshing;
+    }
 
     test('an SP suspended and re-policied meanwhile stays so, with the new metadata', async () => {
       const { id, path } = await bySlowUrl('race-suspend', spXml({ entityId: 'ENTITY', certPem: cert.certPem, acs: 'https://race.test/acs-1' }));
       fixtures.set(path, spXml({ entityId: id, certPem: cert.certPem, acs: 'https://race.test/acs-2' }));
-      const slow = fixtures.hold(path);
-      const refreshing = request(op).post(`${enc(id)}/refresh`).set(as('operator')).then((r) => r);
-      await slow.arrived;
-      await request(op).patch(enc(id)).set(as('operator')).send({ status: 'suspended', policy: { minLoa: 'substantial' } }).expect(200);
-      slow.release();
-      expect((await refreshing).status).toBe(200);
+      const answer = await whileDownloading(path, () => request(op).post(`${enc(id)}/refresh`).set(as('operator')), () => request(op).patch(enc(id)).set(as('operator')).send({ status: 'suspended', policy: { minLoa: 'substantial' } }).expect(200));
+      expect(answer.status).toBe(200);
       const after = await request(op).get(enc(id)).set(as('auditor')).expect(200);
       expect(after.body).toMatchObject({ status: 'suspended', acs: ['https://race.test/acs-2'], policyOverride: { minLoa: 'substantial' }, refresh: { status: 'ok' } });
       // Suspended: the hot path no longer serves it.
@@ -314,12 +319,7 @@ describe.each(storagePairs().map((p) => [p.name, p] as const))('admin API (%s)',
       const both = spXml({ entityId: 'ENTITY', certPem: cert.certPem, acs: 'https://race.test/acs-1' }).replace(' use="signing"', '');
       const { id, path } = await bySlowUrl('race-policy', both);
       fixtures.set(path, spXml({ entityId: id, certPem: cert.certPem, acs: 'https://race.test/acs-2' }));
-      const slow = fixtures.hold(path);
-      const refreshing = request(op).post(`${enc(id)}/refresh`).set(as('operator')).then((r) => r);
-      await slow.arrived;
-      await request(op).patch(enc(id)).set(as('operator')).send({ policy: { encryptAssertion: true } }).expect(200);
-      slow.release();
-      const refused = await refreshing;
+      const refused = await whileDownloading(path, () => request(op).post(`${enc(id)}/refresh`).set(as('operator')), () => request(op).patch(enc(id)).set(as('operator')).send({ policy: { encryptAssertion: true } }).expect(200));
       expect(refused.status).toBe(422);
       expect(JSON.stringify(refused.body)).toMatch(/encrypt/i);
       const after = await request(op).get(enc(id)).set(as('auditor')).expect(200);
@@ -329,12 +329,7 @@ describe.each(storagePairs().map((p) => [p.name, p] as const))('admin API (%s)',
 
     test('an SP removed meanwhile stays removed', async () => {
       const { id, path } = await bySlowUrl('race-remove', spXml({ entityId: 'ENTITY', certPem: cert.certPem, acs: 'https://race.test/acs' }));
-      const slow = fixtures.hold(path);
-      const refreshing = request(op).post(`${enc(id)}/refresh`).set(as('operator')).then((r) => r);
-      await slow.arrived;
-      await request(op).delete(enc(id)).set(as('operator')).expect(204);
-      slow.release();
-      const gone = await refreshing;
+      const gone = await whileDownloading(path, () => request(op).post(`${enc(id)}/refresh`).set(as('operator')), () => request(op).delete(enc(id)).set(as('operator')).expect(204));
       expect(gone.status).toBe(404);
       expect(gone.body.detail).toMatch(/left the trust list while its metadata was being fetched/);
       expect((await request(op).get(enc(id)).set(as('auditor'))).status).toBe(404);
@@ -374,12 +369,11 @@ describe.each(storagePairs().map((p) => [p.name, p] as const))('admin API (%s)',
       fixtures.set('/race-fed.xml', signAggregate(aggregateXml([spXml({ entityId: e, certPem: cert.certPem })], until), fedKey.keyPem));
       const added = await request(op).post('/admin/api/aggregates').set(as('operator')).send({ url: `${fixtures.url}/race-fed.xml`, pinnedCert: fedKey.certPem }).expect(201);
       const sourceId = added.body.sourceId as string;
-      const slow = fixtures.hold('/race-fed.xml');
-      const refreshing = request(op).post(`/admin/api/aggregates/${sourceId}/refresh`).set(as('operator')).then((r) => r);
-      await slow.arrived;
-      expect((await request(op).delete(`/admin/api/aggregates/${sourceId}`).set(as('operator')).expect(200)).body).toEqual({ removed: 1 });
-      slow.release();
-      const gone = await refreshing;
+      const gone = await whileDownloading(
+        '/race-fed.xml',
+        () => request(op).post(`/admin/api/aggregates/${sourceId}/refresh`).set(as('operator')),
+        async () => expect((await request(op).delete(`/admin/api/aggregates/${sourceId}`).set(as('operator')).expect(200)).body).toEqual({ removed: 1 }),
+      );
       expect(gone.status).toBe(404);
       expect(gone.body.detail).toMatch(/was removed while it was being fetched/);
       expect((await request(op).get(enc(e)).set(as('auditor'))).status).toBe(404);
