@@ -27,6 +27,7 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -138,10 +139,27 @@ interface SsoRun {
 
 /** CPU seconds of every broker process so far, from the operator listener (workers summed, plus the primary). */
 async function brokerCpuSeconds(operatorBase: string): Promise<number> {
-  const text = await (await fetch(`${operatorBase}/metrics`)).text();
+  const text = await freshGet(`${operatorBase}/metrics`);
   let total = 0;
   for (const m of text.matchAll(/^pasarela_(?:primary_)?process_cpu_seconds_total(?:\{[^}]*\})? ([0-9.e+-]+)$/gm)) total += Number(m[1]);
   return total;
+}
+
+/**
+ * GET on a connection of its own. fetch() keeps the connection for the next read, and the operator
+ * listener closes an idle one after Node's 5 s: a step that lasts about that long met a socket the
+ * server had just closed ("other side closed").
+ */
+function freshGet(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (d: string) => (body += d));
+        res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`${url} answered ${res.statusCode}`))));
+      })
+      .on('error', reject);
+  });
 }
 
 async function main(): Promise<void> {
