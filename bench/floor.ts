@@ -15,18 +15,34 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import cluster from 'node:cluster';
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import { inflateRawSync } from 'node:zlib';
 import { procCpuSeconds } from './proc';
 
 export interface Capture {
   /** The broker's response headers for one SSO (name → value; Set-Cookie as a list), Date and Content-Length left out. */
   headers: Record<string, string | string[]>;
   body: string;
+  /** The bench SP's public key (SPKI PEM): the `crypto` floor verifies each request's signature with it. */
+  spPublicKey: string;
 }
+
+/**
+ * `bare`: the two signatures and the page, nothing else. `crypto`: also what the protocol itself
+ * makes every conforming IdP do per SSO beyond its two signatures, whatever its parser: decode the
+ * binding (Redirect: percent-decoding, base64, raw inflate; POST: the form body, base64), verify the
+ * SP's RSA signature (one `crypto.verify` with the SP's key: over the query octets on Redirect,
+ * over a SignedInfo-sized buffer on POST), the SHA-256 digests of an enveloped signature
+ * (POST: over the request and its SignedInfo; the response: over the Assertion, the Response and
+ * their two SignedInfos, at the captured response's own sizes), and the base64 of the Response.
+ * No XML is parsed, walked or built, no check is made: the cost that no implementation of the
+ * profile avoids, so its efficiency bounds every broker's from above on this machine.
+ */
+export type FloorMode = 'bare' | 'crypto';
 
 export interface Floor {
   child: ChildProcess;
@@ -34,8 +50,8 @@ export interface Floor {
 }
 
 /** `inline`: one process signing on its event loop with one pool thread, as one cluster worker (and the broker's RSA_SIGNING=inline). */
-export async function startFloor(port: number, workers: number, capturePath: string, inline = false): Promise<Floor> {
-  const child = spawn(process.execPath, ['--import', 'tsx', __filename, String(port), String(workers), capturePath, inline ? 'inline' : 'pool'], {
+export async function startFloor(port: number, workers: number, capturePath: string, inline = false, mode: FloorMode = 'bare'): Promise<Floor> {
+  const child = spawn(process.execPath, ['--import', 'tsx', __filename, String(port), String(workers), capturePath, inline ? 'inline' : 'pool', mode], {
     cwd: path.resolve(__dirname, '..'),
     env: { ...process.env, UV_THREADPOOL_SIZE: inline ? '1' : String(availableParallelism()) },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -65,7 +81,46 @@ export async function stopFloor(floor: Floor): Promise<void> {
   });
 }
 
-function serve(port: number, inline: boolean, capture: Capture): void {
+/** The per-request work of the `crypto` floor (see FloorMode), as a function of the request's target and body. */
+function protocolCrypto(capture: Capture): (url: string, body: string) => void {
+  const spKey = createPublicKey(capture.spPublicKey);
+  const signedInfo = Buffer.alloc(600, 2);
+  const fakeSignature = Buffer.alloc(256, 3);
+  // The Response the broker sent, from its page: its size and its Assertion's are what get digested.
+  const samlResponse = /name="SAMLResponse" value="([^"]+)"/.exec(capture.body)?.[1];
+  if (!samlResponse) throw new Error('the captured page has no SAMLResponse');
+  const responseXml = Buffer.from(samlResponse, 'base64');
+  const text = responseXml.toString('utf8');
+  const assertionStart = text.indexOf('<saml:Assertion');
+  const assertionEnd = text.indexOf('</saml:Assertion>');
+  if (assertionStart < 0 || assertionEnd < 0) throw new Error('the captured Response has no saml:Assertion');
+  const assertion = responseXml.subarray(assertionStart, assertionEnd + '</saml:Assertion>'.length);
+  const digest = (data: Buffer): Buffer => createHash('sha256').update(data).digest();
+  return (url, body) => {
+    if (body === '') {
+      // HTTP-Redirect: SAMLRequest=…&RelayState=…&SigAlg=…&Signature=… (the bench's own order).
+      const query = url.slice(url.indexOf('?') + 1);
+      const at = query.indexOf('&Signature=');
+      const params = new URLSearchParams(query);
+      inflateRawSync(Buffer.from(params.get('SAMLRequest') ?? '', 'base64'), { maxOutputLength: 256 * 1024 });
+      const ok = verify('sha256', Buffer.from(query.slice(0, at), 'ascii'), spKey, Buffer.from(params.get('Signature') ?? '', 'base64'));
+      if (!ok) throw new Error('the Redirect request signature did not verify');
+    } else {
+      // HTTP-POST: the form, the base64, the request's digest and SignedInfo's, one verify.
+      const xml = Buffer.from(new URLSearchParams(body).get('SAMLRequest') ?? '', 'base64');
+      digest(xml);
+      digest(signedInfo);
+      verify('sha256', signedInfo, spKey, fakeSignature);
+    }
+    digest(assertion);
+    digest(signedInfo);
+    digest(responseXml);
+    digest(signedInfo);
+    responseXml.toString('base64');
+  };
+}
+
+function serve(port: number, inline: boolean, capture: Capture, mode: FloorMode): void {
   const key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
   // A SignedInfo is about 600 bytes; the digests over the Assertion and Response are part of the
   // broker's own cost, not of the floor.
@@ -73,6 +128,7 @@ function serve(port: number, inline: boolean, capture: Capture): void {
   const body = Buffer.from(capture.body);
   const headers = { ...capture.headers, 'content-length': String(body.length) };
   const css = Buffer.from('body{}');
+  const perRequest = mode === 'crypto' ? protocolCrypto(capture) : undefined;
   const signTwice = (done: () => void): void => {
     if (inline) {
       sign('sha256', signedInfo, key);
@@ -87,18 +143,22 @@ function serve(port: number, inline: boolean, capture: Capture): void {
       res.writeHead(200, { 'content-type': 'text/css', 'content-length': String(css.length) }).end(css);
       return;
     }
-    req.on('data', () => {});
-    req.on('end', () =>
+    let requestBody = '';
+    if (perRequest) req.setEncoding('latin1').on('data', (d: string) => (requestBody += d));
+    else req.on('data', () => {});
+    req.on('end', () => {
+      perRequest?.(req.url ?? '', requestBody);
       signTwice(() => {
         res.writeHead(200, headers);
         res.end(body);
-      }),
-    );
+      });
+    });
   }).listen(port, '127.0.0.1', () => process.send?.('listening') ?? console.log(`PASARELA_FLOOR ${JSON.stringify({ pids: [process.pid] })}`));
 }
 
 if (require.main === module) {
-  const [portArg, workersArg, capturePath, signing] = process.argv.slice(2);
+  const [portArg, workersArg, capturePath, signing, modeArg] = process.argv.slice(2);
+  const mode: FloorMode = modeArg === 'crypto' ? 'crypto' : 'bare';
   const port = Number(portArg);
   const workers = Number(workersArg);
   if (cluster.isPrimary && workers > 1) {
@@ -117,6 +177,6 @@ if (require.main === module) {
       process.exit(0);
     });
   } else {
-    serve(port, cluster.isWorker || signing === 'inline', JSON.parse(readFileSync(capturePath!, 'utf8')) as Capture);
+    serve(port, cluster.isWorker || signing === 'inline', JSON.parse(readFileSync(capturePath!, 'utf8')) as Capture, mode);
   }
 }

@@ -11,7 +11,10 @@
  *      PostgreSQL (targets: p99 < 20 ms at c=32 with N workers, N=2 throughput ≥ 1.7× one);
  *      and the same steps against the floor (bench/floor.ts: bare node:http, the two signatures,
  *      the broker's page replayed; 1 process and N workers), each right after the broker setup it
- *      is read against: the ceiling of those figures on this machine for any Node.js server;
+ *      is read against: the ceiling of those figures on this machine for any Node.js server; and
+ *      once more with the protocol's own crypto beside the signatures (binding decode, the SP's
+ *      signature verify, the digests, the base64: FloorMode 'crypto'), the bound of any broker
+ *      that implements this profile, whatever its parser;
  *  (c) full logins per method (every page, a new browser each time; the password KDF's cost is
  *      intended and reported, not tuned away) at concurrency 8;
  *  (d) the Permanente answer time for an unknown, a not activated, a locked and a registered DNI
@@ -21,11 +24,12 @@
  *      BENCH_SKIP_ENUMERATION=1 skips it).
  * Not a test: nothing here asserts; it prints, and exits non-zero only if responses were wrong.
  * BENCH_REQUESTS (per run, default 4000), BENCH_LOGIN_SECONDS (default 8), BENCH_WORKERS (default 2);
- * for a quicker look: BENCH_SETUPS=0,4 (which of the seven: the broker on memory + SQLite, on Redis +
- * PostgreSQL, the floor; the broker as 1 worker, N workers; the floor as 1 worker, N workers), BENCH_BINDINGS=post, BENCH_SKIP_LOGINS=1.
+ * for a quicker look: BENCH_SETUPS=0,4 (which of the eight: the broker on memory + SQLite, on Redis +
+ * PostgreSQL, the floor; the broker as 1 worker, N workers; the floor as 1 worker, N workers; the
+ * floor with the protocol's crypto in 1 process), BENCH_BINDINGS=post, BENCH_SKIP_LOGINS=1.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -39,7 +43,7 @@ import { CitizenRepository } from '../src/citizens/repository';
 import { dniCheckLetter } from '../src/citizens/nif';
 import { createDataSource } from '../src/db/data-source';
 import { rsaSigner, type SpSigner } from '../test/support/sp-requests';
-import { floorCpuSeconds, startFloor, stopFloor, type Capture } from './floor';
+import { floorCpuSeconds, startFloor, stopFloor, type Capture, type FloorMode } from './floor';
 import { mainThreadCpuSeconds } from './proc';
 import { hammerWrk, wrkAvailable } from './wrk';
 import { Browser, freePort, hidden, lastCodeFor, percentile, ROOT, SP_ACS, SP_ENTITY, signedPostBody, signedRequestPath, startBrokerProcess, announced } from './lib';
@@ -112,6 +116,8 @@ interface Setup {
   production: boolean;
   /** The floor server (bench/floor.ts) instead of the broker. */
   floor?: boolean;
+  /** What the floor does beside the two signatures and the page (bench/floor.ts FloorMode; default bare). */
+  floorMode?: FloorMode;
   /**
    * One process run as one cluster worker runs (RSA_SIGNING=inline, one pool thread): signatures
    * on its event loop, one core. The issue's "2 workers ≥ 1.7× one worker" compares against this;
@@ -228,6 +234,8 @@ async function main(): Promise<void> {
     { label: `${WORKERS} workers, Redis + PostgreSQL`, workers: WORKERS, production: true },
     { label: 'floor: bare node:http, 1 worker', workers: 1, production: false, floor: true, inline: true },
     { label: `floor: bare node:http, ${WORKERS} workers`, workers: WORKERS, production: false, floor: true },
+    // Last, so that the indexes above keep their meaning for BENCH_SETUPS: read it against setup 0.
+    { label: 'floor + the protocol\'s crypto, 1 process', workers: 1, production: false, floor: true, floorMode: 'crypto' },
   ];
   const capturePath = path.join(home, 'floor-capture.json');
   let captured = false;
@@ -331,6 +339,14 @@ async function main(): Promise<void> {
       const floor = at(setups[2]!.label, binding, c);
       const broker = at(setups[1]!.label, binding, c) ?? at(setups[0]!.label, binding, c);
       if (floor && broker) console.log(`  ${binding} c=${c}: the floor's efficiency ${eff(floor).toFixed(2)}; the broker's (${broker.setup}) ${eff(broker).toFixed(2)}, ${(eff(broker) / eff(floor)).toFixed(2)} of the floor's; the broker's CPU per SSO beyond the floor's: ${(broker.cpuMsPerSso - floor.cpuMsPerSso).toFixed(2)} ms`);
+      const bound = at(setups[7]!.label, binding, c);
+      const embedded = at(setups[0]!.label, binding, c);
+      if (bound && embedded) {
+        console.log(
+          `  ${binding} c=${c}: with the protocol's crypto the floor's efficiency is ${eff(bound).toFixed(2)} (the bound of any broker of this profile here); ` +
+            `the broker (${embedded.setup}) ${eff(embedded).toFixed(2)}, ${(embedded.cpuMsPerSso - bound.cpuMsPerSso).toFixed(2)} ms of CPU per SSO beyond it, ${(embedded.mainMsPerSso - bound.mainMsPerSso).toFixed(2)} of them on the loop`,
+        );
+      }
     }
   }
   if (timed.some((r) => r.setup.startsWith('floor'))) {
@@ -443,14 +459,14 @@ async function captureSso(base: string, ssoUrl: string, sp: SpSigner, cookie: st
   });
   const cookies = res.headers.getSetCookie(); // fetch joins them under forEach: each one as sent
   if (cookies.length) headers['set-cookie'] = cookies;
-  return { headers, body };
+  return { headers, body, spPublicKey: createPublicKey(sp.key).export({ type: 'spki', format: 'pem' }).toString() };
 }
 
 /** The floor (bench/floor.ts) through the same steps, client and message shapes as the broker. */
 async function floorRuns(setup: Setup, capturePath: string, bindings: Array<'redirect' | 'post'>, sp: SpSigner): Promise<SsoRun[]> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const floor = await startFloor(port, setup.workers, capturePath, setup.inline === true);
+  const floor = await startFloor(port, setup.workers, capturePath, setup.inline === true, setup.floorMode);
   try {
     const out: SsoRun[] = [];
     for (const binding of bindings) {
