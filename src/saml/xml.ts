@@ -1,10 +1,15 @@
 import { DOMParser } from '@xmldom/xmldom';
 import { PasarelaError } from '../errors';
+import { MalformedXml, parseLightTree, type LightDocument } from './request-tree';
 
 /**
- * The one XML parser of the broker. Every inbound document (requests, SP metadata,
- * the verified node a signature covers) goes through `parseXml`; nothing re-parses a raw
- * string with a second library (ruby-saml parser-differential CVEs).
+ * The broker's XML parsing. Each inbound document is parsed once, by one parser, and every
+ * check and signature verification reads that one tree; nothing re-parses a raw string (the
+ * ruby-saml parser-differential CVEs). AuthnRequests, the hot path, go through
+ * `parseRequestXml` (saxes into the intake's own tree, `request-tree.ts`); SP metadata and
+ * everything else through `parseXml` (xmldom). Both make the same refusals before and after
+ * parsing (test/saml/xml.test.ts runs every one on both), and request-tree.test.ts holds the two
+ * trees to the same shape and canonical form.
  */
 export interface ParseOptions {
   /** Reject documents larger than this many UTF-8 bytes (default 256 KiB). */
@@ -37,7 +42,8 @@ function forbiddenCharRef(xml: string): string | undefined {
   return undefined;
 }
 
-export function parseXml(xml: string, options: ParseOptions = {}): Document {
+/** What both parsers refuse before parsing; answers the text to parse (a byte-order mark dropped). */
+function precheck(xml: string, options: ParseOptions): string {
   const maxBytes = options.maxBytes ?? 256 * 1024;
   if (Buffer.byteLength(xml, 'utf8') > maxBytes) {
     throw new PasarelaError('ERR_XML_TOO_LARGE', `XML document larger than ${maxBytes} bytes`);
@@ -60,6 +66,44 @@ export function parseXml(xml: string, options: ParseOptions = {}): Document {
   if (!PROLOG_THEN_ROOT.test(xml)) {
     throw new PasarelaError('ERR_XML_MALFORMED', 'XML is not well-formed: text before the root element');
   }
+  return xml;
+}
+
+/**
+ * An inbound AuthnRequest: the same refusals as `parseXml` (size, DTDs, forbidden characters,
+ * text outside the root, PIs, depth), on the intake's own tree (`request-tree.ts`, saxes).
+ */
+export function parseRequestXml(xml: string, options: ParseOptions = {}): Document {
+  const text = precheck(xml, options);
+  let doc: LightDocument;
+  try {
+    doc = parseLightTree(text);
+  } catch (err) {
+    if (err instanceof MalformedXml) throw new PasarelaError('ERR_XML_MALFORMED', `XML is not well-formed: ${saxesMessage(err.message)}`);
+    throw err;
+  }
+  if (doc.processingInstructions.length > 0) throw new PasarelaError('ERR_XML_PI', 'XML processing instructions are not accepted');
+  const root = doc.documentElement;
+  if (!root) throw new PasarelaError('ERR_XML_ROOT', 'XML must have exactly one root element (found 0)');
+  checkDepth(root as unknown as Element, options.maxDepth ?? 64);
+  return doc as unknown as Document;
+}
+
+/** saxes' words for the two refusals SPs meet most, in ours (with the XML 1.0 section); the rest as saxes says them, with its line:column. */
+const SAXES_WORDING: Record<string, string> = {
+  'text data outside of root node.': 'text outside the root element (XML 1.0 §2.1)',
+  'documents may contain only one root.': 'only one root element is allowed (XML 1.0 §2.1)',
+};
+
+function saxesMessage(message: string): string {
+  const first = message.split('\n')[0] ?? '';
+  const m = /^(\d+:\d+): (.*)$/.exec(first);
+  const ours = m ? SAXES_WORDING[m[2]!] : undefined;
+  return ours ? `${ours}, at ${m![1]}` : first;
+}
+
+export function parseXml(xml: string, options: ParseOptions = {}): Document {
+  xml = precheck(xml, options);
   const problems: string[] = [];
   const record = (msg: string): void => {
     problems.push(String(msg).split('\n')[0] ?? 'parse error');

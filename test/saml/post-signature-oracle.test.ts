@@ -7,7 +7,7 @@ import { receiveAuthnRequest, type ReceiveAuthnRequestResult } from '../../src/s
 import { requestRoot, scanDocument } from '../../src/saml/request/scan';
 import { verifyPostSignature, type VerifiedPostSignature } from '../../src/saml/request/signature-post';
 import type { AcsEndpoint } from '../../src/saml/types';
-import { parseXml } from '../../src/saml/xml';
+import { parseRequestXml } from '../../src/saml/xml';
 import type { ServiceProvider } from '../../src/trust/types';
 import {
   buildAuthnRequestXml,
@@ -198,7 +198,8 @@ type OurVerdict =
 
 function ours(xml: string, sp: ServiceProvider): OurVerdict {
   try {
-    const root = requestRoot(parseXml(xml));
+    // The intake's own parser: the octets compared with xml-crypto's are the ones the intake computes.
+    const root = requestRoot(parseRequestXml(xml));
     const scan = scanDocument(root);
     if (scan.signatures.length !== 1) return { valid: false, stage: 'before', code: `signatures: ${scan.signatures.length}`, message: '' };
     const signed = verifyPostSignature(root, scan.signatures[0]!, scan, sp);
@@ -486,6 +487,13 @@ const reaching: Case[] = [
     xmlsec: { ok: true, why: 'xmlsec1 verifies the signature node it is given and ignores a copy inside KeyInfo' },
   },
   {
+    // xmldom (under xml-crypto) makes no node of an empty CDATA section, so the two runs of text
+    // are one node and SignatureValue/text() reads the whole value; the intake's tree does the same.
+    name: 'SignatureValue split by an empty CDATA section',
+    xml: () => signed().replace(/(<ds:SignatureValue>[A-Za-z0-9+/]{20})/, '$1<![CDATA[]]>'),
+    valid: true,
+  },
+  {
     name: 'an empty CDATA section in the signed content (xml-crypto cannot canonicalise it)',
     xml: () => signed({ extensionsXml: '<x:E xmlns:x="urn:x">v</x:E>' }).replace('>v</x:E>', '><![CDATA[]]></x:E>'),
     valid: false,
@@ -739,16 +747,18 @@ describe('the verifier gives xml-crypto’s verdict on every case that reaches i
       expect(mine.signed.signedInfo).toBe(oracle.signedInfo);
       expect(mine.signed.reference).toBe(oracle.reference);
       // The root now is the signed node: no Signature, no comments, and its canonical form is what was digested.
-      expect(mine.root.getElementsByTagNameNS(NS.ds, 'Signature').length).toBe(0);
       expect(mine.signed.reference).not.toContain('<!--');
       const comments: Node[] = [];
+      const signatures: Node[] = [];
       const walk = (n: Node): void => {
         for (let k = n.firstChild; k; k = k.nextSibling) {
           if (k.nodeType === 8) comments.push(k);
-          else walk(k);
+          else if (k.nodeType === 1 && (k as Element).namespaceURI === NS.ds && (k as Element).localName === 'Signature') signatures.push(k);
+          walk(k);
         }
       };
       walk(mine.root);
+      expect(signatures).toEqual([]);
       expect(comments).toEqual([]);
     }
     if (!mine.valid && !oracle.valid) expect(mine.message).toBe(messageFor(oracle));

@@ -3,7 +3,7 @@ import type { ServiceProvider } from '../../trust/types';
 import { decodePost, decodeRedirect, type DecodedPost, type DecodedRedirect } from '../bindings';
 import { STATUS } from '../constants';
 import type { AcsEndpoint, SamlRequestFailure } from '../types';
-import { parseXml } from '../xml';
+import { parseRequestXml } from '../xml';
 import { selectAcs } from './acs';
 import { checkTrustedRequest } from './checks';
 import { MAX_MESSAGE_LENGTH } from './limits';
@@ -61,7 +61,7 @@ export async function receiveAuthnRequest(
   try {
     decoded = traced(t, 'binding', () => (msg.binding === 'redirect' ? decodeRedirect(msg.rawQuery, opts.limits) : decodePost(msg.form, opts.limits)));
     const d = decoded;
-    const root = traced(t, 'xml', () => requestRoot(parseXml(d.xml, { maxBytes: opts.limits?.maxXmlBytes })));
+    const root = traced(t, 'xml', () => requestRoot(parseRequestXml(d.xml, { maxBytes: opts.limits?.maxXmlBytes })));
     const scan = traced(t, 'document', () => scanDocument(root));
     const signatures = scan.signatures;
     const issuer = traced(t, 'issuer', () => readIssuerForLookup(root));

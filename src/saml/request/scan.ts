@@ -39,7 +39,7 @@ export function scanDocument(root: Element): DocumentScan {
     const el = stack.pop()!;
     const attrs = el.attributes;
     for (let i = 0; i < attrs.length; i++) {
-      const a = attrs.item(i)!;
+      const a = attrs[i]!;
       // xml-crypto resolves References through any attribute named ID / Id / id, whatever its namespace.
       if (a.localName === 'ID' || a.localName === 'Id' || a.localName === 'id') {
         if (ids.has(a.value)) {

@@ -58,7 +58,7 @@ function expectDs(el: Element | undefined, localName: string, parent: string): E
 function onlyAttributes(el: Element, allowed: readonly string[], code: string): void {
   const attrs = el.attributes;
   for (let i = 0; i < attrs.length; i++) {
-    const a = attrs.item(i)!;
+    const a = attrs[i]!;
     if (a.namespaceURI === XMLNS_NS) continue;
     if (a.namespaceURI || !allowed.includes(a.localName ?? a.name)) {
       throw new PasarelaError(

@@ -74,7 +74,7 @@ function attributesOf(el: Element, allowed: readonly string[], extraNs?: { ns: s
   const out = new Map<string, string>();
   const attrs = el.attributes;
   for (let i = 0; i < attrs.length; i++) {
-    const a = attrs.item(i)!;
+    const a = attrs[i]!;
     if (a.namespaceURI === XMLNS_NS) continue;
     const local = a.localName ?? a.name;
     if (!a.namespaceURI && allowed.includes(local)) out.set(local, a.value);
