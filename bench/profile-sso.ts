@@ -140,7 +140,7 @@ const STEPS: Array<[string, RegExp]> = [
   ['the two RSA signatures', /^signOneShot /],
   ["the SP's signature verify", /^verifyOneShot /],
   ['c14n, digests and HMACs (request verifier, response digests, page MAC, pairwise id)', /signature-post|c14n|digestCanonical|crypto\/hash/i],
-  ['intake: XML parse', /^parseXml /],
+  ['intake: XML parse', /^parse(Request)?Xml |saxes|request-tree/],
   ['intake: binding decode', /^decode(Redirect|Post)|saml\/bindings\.js/],
   ['POST body parser', /body-parser|raw-body|urlencoded/],
   ["intake: the other checks", /^receiveAuthnRequest |saml\/request\//],
