@@ -202,7 +202,9 @@ let current: LightParent | undefined;
  * and the instance keeps its constructor's shape. The names are saxes' own
  * (EVENT_NAME_TO_HANDLER_NAME in saxes.js; private in its typings, hence Object.assign).
  */
-class RequestSaxes extends SaxesParser<{ xmlns: true; position: true }> {}
+class RequestSaxes extends SaxesParser<typeof SAXES_OPTIONS> {}
+/** XML 1.0 and Namespaces whatever the declaration says: a `version="1.1"` declaration does not switch saxes to 1.1's character rules (the prechecks are 1.0's). */
+const SAXES_OPTIONS = { xmlns: true, position: true, defaultXMLVersion: '1.0', forceXMLVersion: true } as const;
 Object.assign(RequestSaxes.prototype, {
   errorHandler(err: Error): never {
     throw new MalformedXml(err.message);
@@ -255,7 +257,7 @@ export function parseLightTree(xml: string): LightDocument {
   doc = built;
   current = built;
   try {
-    new RequestSaxes({ xmlns: true, position: true }).write(normalizeLineEndings(xml)).close();
+    new RequestSaxes(SAXES_OPTIONS).write(normalizeLineEndings(xml)).close();
   } finally {
     doc = undefined;
     current = undefined;
