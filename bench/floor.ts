@@ -7,9 +7,11 @@
  * store, no XML, no middleware: what is left is Node's HTTP, the kernel's loopback and the two
  * signatures. `npm run bench` drives it with the same client, messages and concurrency as the
  * broker, so its efficiency, its 2-worker scaling and its p99 are the ceiling any server on
- * Node's HTTP stack can reach here — the figure the broker's own are read against.
+ * Node's HTTP stack can reach here — the figure the broker's own are read against. In mode
+ * `crypto` (FloorMode) it also does the protocol's own crypto per request: the bound of any broker
+ * of this profile, whatever its parser.
  *
- * Run as a child: `node --import tsx bench/floor.ts <port> <workers> <capture.json> pool|inline`; it prints
+ * Run as a child: `node --import tsx bench/floor.ts <port> <workers> <capture.json> pool|inline [bare|crypto]`; it prints
  * `PASARELA_FLOOR {"pids":[…]}` when every process listens. CPU is read from /proc/<pid>/stat
  * (user + system of every thread, pool threads included) by `floorCpuSeconds`.
  */
@@ -122,8 +124,8 @@ function protocolCrypto(capture: Capture): (url: string, body: string) => void {
 
 function serve(port: number, inline: boolean, capture: Capture, mode: FloorMode): void {
   const key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-  // A SignedInfo is about 600 bytes; the digests over the Assertion and Response are part of the
-  // broker's own cost, not of the floor.
+  // A SignedInfo is about 600 bytes. The digests over the Assertion and Response are not the bare
+  // floor's; the `crypto` floor adds them (protocolCrypto).
   const signedInfo = Buffer.alloc(600, 1);
   const body = Buffer.from(capture.body);
   const headers = { ...capture.headers, 'content-length': String(body.length) };
