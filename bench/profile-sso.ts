@@ -132,7 +132,7 @@ async function main(): Promise<void> {
 
 /**
  * Each sample charged to the innermost frame on its stack that belongs to one of these steps (so
- * xmldom's sax.js counts as the parse, a writev under res.end as a socket write), in units of the
+ * saxes (or xmldom's sax.js) counts as the parse, a writev under res.end as a socket write), in units of the
  * two signatures' own samples: the accounting ARCHITECTURE.md "What remains" reads. With
  * RSA_SIGNING=pool the signatures are not sampled and the units are meaningless.
  */
