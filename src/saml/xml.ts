@@ -20,6 +20,22 @@ export interface ParseOptions {
 
 const NODE = { ELEMENT: 1, TEXT: 3, CDATA: 4, PI: 7, COMMENT: 8, DOCTYPE: 10 } as const;
 
+/**
+ * What the helpers below read of a tree: members that xmldom's DOM (`parseXml`) and the intake's
+ * own tree (`parseRequestXml`, request-tree.ts) both have. The helpers take either tree and give
+ * back elements of the tree they were given, so an intake stage never holds a DOM type whose
+ * other methods the light tree lacks.
+ */
+export interface NodeLike {
+  readonly nodeType: number;
+  readonly nextSibling: NodeLike | null;
+}
+export interface ElementLike extends NodeLike {
+  readonly namespaceURI: string | null | undefined;
+  readonly localName: string;
+  readonly firstChild: NodeLike | null;
+}
+
 /** Anything outside the XML 1.0 Char production (§2.2); a lone surrogate counts as outside. */
 export const NOT_XML_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 
@@ -73,7 +89,7 @@ function precheck(xml: string, options: ParseOptions): string {
  * An inbound AuthnRequest: the same refusals as `parseXml` (size, DTDs, forbidden characters,
  * text outside the root, PIs, depth), on the intake's own tree (`request-tree.ts`, saxes).
  */
-export function parseRequestXml(xml: string, options: ParseOptions = {}): Document {
+export function parseRequestXml(xml: string, options: ParseOptions = {}): LightDocument {
   const text = precheck(xml, options);
   let doc: LightDocument;
   try {
@@ -85,8 +101,8 @@ export function parseRequestXml(xml: string, options: ParseOptions = {}): Docume
   if (doc.processingInstructions.length > 0) throw new PasarelaError('ERR_XML_PI', 'XML processing instructions are not accepted');
   const root = doc.documentElement;
   if (!root) throw new PasarelaError('ERR_XML_ROOT', 'XML must have exactly one root element (found 0)');
-  checkDepth(root as unknown as Element, options.maxDepth ?? 64);
-  return doc as unknown as Document;
+  checkDepth(root, options.maxDepth ?? 64);
+  return doc;
 }
 
 /** saxes' words for the two refusals SPs meet most, in ours (with the XML 1.0 section); the rest as saxes says them, with its line:column. */
@@ -139,26 +155,27 @@ export function parseXml(xml: string, options: ParseOptions = {}): Document {
   return doc;
 }
 
-function checkDepth(root: Element, maxDepth: number): void {
-  const stack: Array<[Node, number]> = [[root, 1]];
+function checkDepth(root: ElementLike, maxDepth: number): void {
+  const stack: Array<[ElementLike, number]> = [[root, 1]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
     if (depth > maxDepth) throw new PasarelaError('ERR_XML_DEPTH', `XML nested deeper than ${maxDepth} elements`);
     for (let c = node.firstChild; c; c = c.nextSibling) {
-      if (c.nodeType === NODE.ELEMENT) stack.push([c, depth + 1]);
+      if (c.nodeType === NODE.ELEMENT) stack.push([c as ElementLike, depth + 1]);
       else if (c.nodeType === NODE.PI) throw new PasarelaError('ERR_XML_PI', 'XML processing instructions are not accepted');
     }
   }
 }
 
 /** Element children, skipping whitespace text and comments. */
-export function childElements(el: Element): Element[] {
-  const out: Element[] = [];
-  for (let c = el.firstChild; c; c = c.nextSibling) if (c.nodeType === NODE.ELEMENT) out.push(c as Element);
+export function childElements<E extends ElementLike>(el: E): E[] {
+  const out: E[] = [];
+  // The children of an element of a tree are that tree's nodes.
+  for (let c = el.firstChild; c; c = c.nextSibling) if (c.nodeType === NODE.ELEMENT) out.push(c as E);
   return out;
 }
 
-export function isElement(el: Element, ns: string, localName: string): boolean {
+export function isElement(el: ElementLike, ns: string, localName: string): boolean {
   return el.namespaceURI === ns && el.localName === localName;
 }
 
@@ -166,10 +183,10 @@ export function isElement(el: Element, ns: string, localName: string): boolean {
  * Text content of a simple-content element. Rejects comments, PIs and child elements inside
  * the value instead of silently dropping part of it (Duo 2018 comment-injection class).
  */
-export function textOf(el: Element): string {
+export function textOf(el: ElementLike): string {
   let text = '';
   for (let c = el.firstChild; c; c = c.nextSibling) {
-    if (c.nodeType === NODE.TEXT || c.nodeType === NODE.CDATA) text += (c as CharacterData).data;
+    if (c.nodeType === NODE.TEXT || c.nodeType === NODE.CDATA) text += (c as NodeLike & { data: string }).data;
     else {
       throw new PasarelaError('ERR_XML_MIXED_CONTENT', `<${el.localName}> must contain text only`);
     }

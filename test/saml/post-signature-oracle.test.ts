@@ -7,6 +7,7 @@ import { receiveAuthnRequest, type ReceiveAuthnRequestResult } from '../../src/s
 import { requestRoot, scanDocument } from '../../src/saml/request/scan';
 import { verifyPostSignature, type VerifiedPostSignature } from '../../src/saml/request/signature-post';
 import type { AcsEndpoint } from '../../src/saml/types';
+import type { LightElement } from '../../src/saml/request-tree';
 import { parseRequestXml } from '../../src/saml/xml';
 import type { ServiceProvider } from '../../src/trust/types';
 import {
@@ -193,7 +194,7 @@ function messageFor(v: OracleVerdict): string {
 // Ours: the intake's stages up to and including the verifier, on our one parse.
 
 type OurVerdict =
-  | { valid: true; signed: VerifiedPostSignature; root: Element }
+  | { valid: true; signed: VerifiedPostSignature; root: LightElement }
   | { valid: false; stage: 'before' | 'verifier'; code: string; message: string };
 
 function ours(xml: string, sp: ServiceProvider): OurVerdict {
@@ -748,13 +749,15 @@ describe('the verifier gives xml-crypto’s verdict on every case that reaches i
       expect(mine.signed.reference).toBe(oracle.reference);
       // The root now is the signed node: no Signature, no comments, and its canonical form is what was digested.
       expect(mine.signed.reference).not.toContain('<!--');
-      const comments: Node[] = [];
-      const signatures: Node[] = [];
-      const walk = (n: Node): void => {
+      const comments: unknown[] = [];
+      const signatures: unknown[] = [];
+      const walk = (n: LightElement): void => {
         for (let k = n.firstChild; k; k = k.nextSibling) {
           if (k.nodeType === 8) comments.push(k);
-          else if (k.nodeType === 1 && (k as Element).namespaceURI === NS.ds && (k as Element).localName === 'Signature') signatures.push(k);
-          walk(k);
+          else if (k.nodeType === 1) {
+            if (k.namespaceURI === NS.ds && k.localName === 'Signature') signatures.push(k);
+            walk(k);
+          }
         }
       };
       walk(mine.root);

@@ -1,5 +1,6 @@
 import { ExclusiveCanonicalization } from 'xml-crypto';
 import { NS, SIG_ALG } from '../../src/saml/constants';
+import { forXmlCrypto } from '../../src/saml/request-tree';
 import { parseRequestXml, parseXml } from '../../src/saml/xml';
 import { buildAuthnRequestXml, CLAVE_ATTRS, rsaSigner, signAuthnRequestXml, type SpRequestOptions } from '../support/sp-requests';
 
@@ -79,7 +80,7 @@ const documents: Array<[string, string]> = [
 
 describe('the intake tree has xmldom’s shape', () => {
   test.each(documents)('%s', (_name, xml) => {
-    const ours = parseRequestXml(xml).documentElement!;
+    const ours = forXmlCrypto(parseRequestXml(xml).documentElement!);
     const theirs = parseXml(xml).documentElement!;
     expect(shape(ours)).toEqual(shape(theirs));
     expect(c14n(ours)).toBe(c14n(theirs));
@@ -88,7 +89,7 @@ describe('the intake tree has xmldom’s shape', () => {
 
   test('attribute lookups answer as xmldom 0.8 does: the value, or "" when there is none', () => {
     const xml = '<r xmlns:p="urn:p" a="1" p:b="2"/>';
-    const ours = parseRequestXml(xml).documentElement!;
+    const ours = forXmlCrypto(parseRequestXml(xml).documentElement!);
     const theirs = parseXml(xml).documentElement!;
     for (const name of ['a', 'p:b', 'b', 'missing', 'xmlns:p']) expect(ours.getAttribute(name)).toBe(theirs.getAttribute(name));
     expect(ours.getAttributeNS('urn:p', 'b')).toBe('2');
@@ -98,7 +99,7 @@ describe('the intake tree has xmldom’s shape', () => {
   });
 
   test('removeChild unlinks the node everywhere (the enveloped transform and the comment removal use it)', () => {
-    const root = parseRequestXml('<a><b/><!--c--><d/></a>').documentElement!;
+    const root = forXmlCrypto(parseRequestXml('<a><b/><!--c--><d/></a>').documentElement!);
     const comment = root.childNodes[1]!;
     root.removeChild(comment);
     expect(root.childNodes.length).toBe(2);
@@ -109,11 +110,20 @@ describe('the intake tree has xmldom’s shape', () => {
     expect(() => root.removeChild(comment)).toThrow();
   });
 
+  test('the tree is typed as itself, not as a DOM: a DOM method it lacks does not type-check in an intake stage', () => {
+    const root = parseRequestXml('<a xmlns="urn:a"><b/></a>').documentElement!;
+    // `npm run typecheck` fails here if parseRequestXml is typed as returning a DOM Document again.
+    // @ts-expect-error getElementsByTagNameNS is a DOM method the light tree does not have
+    expect(root.getElementsByTagNameNS).toBeUndefined();
+    // @ts-expect-error neither is the DOM's querySelector
+    expect(root.querySelector).toBeUndefined();
+  });
+
   test('a document that failed to parse leaves nothing behind for the next one', () => {
     expect(() => parseRequestXml('<a><b></a>')).toThrow(expect.objectContaining({ code: 'ERR_XML_MALFORMED' }));
     expect(() => parseRequestXml('<a xmlns:p="urn:p"><p:b>')).toThrow(expect.objectContaining({ code: 'ERR_XML_MALFORMED' }));
     const doc = parseRequestXml('<x y="1"><z/></x>');
-    expect(shape(doc.documentElement!)).toEqual(shape(parseXml('<x y="1"><z/></x>').documentElement!));
+    expect(shape(forXmlCrypto(doc.documentElement!))).toEqual(shape(parseXml('<x y="1"><z/></x>').documentElement!));
   });
 
   test('well-formedness errors name what is wrong and where', () => {

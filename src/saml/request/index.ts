@@ -15,6 +15,7 @@ import { readAuthnRequest, type ParsedAuthnRequest } from './structure';
 import { traced } from './trace';
 import { lookupServiceProvider, readIssuerForLookup } from './trust';
 import type { InboundAuthnRequestMessage, ReceiveAuthnRequestOptions, ReceiveAuthnRequestResult } from './types';
+import type { LightElement } from '../request-tree';
 
 /**
  * Intake of an SP's AuthnRequest: binding decode, one parse, a structural allow-list on the
@@ -112,8 +113,8 @@ export async function receiveAuthnRequest(
 /** The binding's signature: over the raw query octets (Redirect) or enveloped on this DOM (POST); only metadata keys verify. */
 function verifySignatureOf(
   decoded: DecodedRedirect | DecodedPost,
-  root: Element,
-  signatures: Element[],
+  root: LightElement,
+  signatures: LightElement[],
   scan: ReturnType<typeof scanDocument>,
   sp: ServiceProvider,
   signatureRequired: boolean,

@@ -2,18 +2,19 @@ import { PasarelaError } from '../../errors';
 import { NS } from '../constants';
 import { isElement } from '../xml';
 import { describe } from './dom';
+import type { LightDocument, LightElement } from '../request-tree';
 
 /**
  * Document scan: the root must be samlp:AuthnRequest; one walk over the whole document refuses
  * duplicate IDs and nested requests and finds where XML-DSig elements sit.
  */
 
-export function requestRoot(doc: Document): Element {
+export function requestRoot(doc: LightDocument): LightElement {
   const root = doc.documentElement;
-  if (!isElement(root, NS.samlp, 'AuthnRequest')) {
+  if (!root || !isElement(root, NS.samlp, 'AuthnRequest')) {
     throw new PasarelaError(
       'ERR_REQUEST_NOT_AUTHNREQUEST',
-      `Root element is ${describe(root)}; expected AuthnRequest in namespace ${NS.samlp}.`,
+      `Root element is ${root ? describe(root) : 'missing'}; expected AuthnRequest in namespace ${NS.samlp}.`,
     );
   }
   return root;
@@ -21,20 +22,20 @@ export function requestRoot(doc: Document): Element {
 
 export interface DocumentScan {
   /** ds:Signature elements not inside another XML-DSig element, wherever they are. */
-  signatures: Element[];
+  signatures: LightElement[];
   /** ds:Signature elements inside another XML-DSig element (only KeyInfo content can hold one). */
-  nestedSignatures: Element[];
+  nestedSignatures: LightElement[];
   /** The document has comments: they are not signed (exc-c14n without comments), so a verified POST request drops them. */
   hasComments: boolean;
 }
 
 /** One walk over the whole document. */
-export function scanDocument(root: Element): DocumentScan {
+export function scanDocument(root: LightElement): DocumentScan {
   const ids = new Set<string>();
-  const signatures: Element[] = [];
-  const nestedSignatures: Element[] = [];
+  const signatures: LightElement[] = [];
+  const nestedSignatures: LightElement[] = [];
   let hasComments = false;
-  const stack: Element[] = [root];
+  const stack: LightElement[] = [root];
   while (stack.length > 0) {
     const el = stack.pop()!;
     const attrs = el.attributes;
@@ -55,7 +56,7 @@ export function scanDocument(root: Element): DocumentScan {
       throw new PasarelaError('ERR_REQUEST_NESTED', 'An AuthnRequest must not contain another AuthnRequest.');
     }
     if (el.namespaceURI === NS.ds) {
-      const parent = el.parentNode as Element | null;
+      const parent = el.parentNode as LightElement | null;
       if (!parent || parent.namespaceURI !== NS.ds) {
         if (el.localName !== 'Signature') {
           throw new PasarelaError('ERR_REQUEST_SIGNATURE_STRUCTURE', `XML-DSig element ds:${el.localName} found outside a ds:Signature.`);
@@ -66,7 +67,7 @@ export function scanDocument(root: Element): DocumentScan {
       }
     }
     for (let c = el.lastChild; c; c = c.previousSibling) {
-      if (c.nodeType === 1) stack.push(c as Element);
+      if (c.nodeType === 1) stack.push(c as LightElement);
       else if (c.nodeType === 8) hasComments = true;
     }
   }

@@ -9,6 +9,7 @@ import { childElements, isElement, textOf } from '../xml';
 import { describe, XMLNS_NS } from './dom';
 import type { DocumentScan } from './scan';
 import { algorithmRefusal, signingKeysFor } from './signature';
+import { forXmlCrypto, type LightCharacterData, type LightElement } from '../request-tree';
 
 /**
  * HTTP-POST enveloped signature, verified on the one DOM the intake parsed.
@@ -39,23 +40,23 @@ function sigStructure(message: string): PasarelaError {
 }
 
 /** Element children of an XML-DSig element, refusing text other than whitespace. */
-function dsChildren(el: Element): Element[] {
+function dsChildren(el: LightElement): LightElement[] {
   for (let c = el.firstChild; c; c = c.nextSibling) {
-    if ((c.nodeType === 3 || c.nodeType === 4) && (c as CharacterData).data.trim() !== '') {
+    if ((c.nodeType === 3 || c.nodeType === 4) && (c as LightCharacterData).data.trim() !== '') {
       throw sigStructure(`ds:${el.localName} must not contain text.`);
     }
   }
   return childElements(el);
 }
 
-function expectDs(el: Element | undefined, localName: string, parent: string): Element {
+function expectDs(el: LightElement | undefined, localName: string, parent: string): LightElement {
   if (!el || !isElement(el, NS.ds, localName)) {
     throw sigStructure(`ds:${parent} must contain ds:${localName} ${el ? `where ${describe(el)} was found` : 'but it is missing'}.`);
   }
   return el;
 }
 
-function onlyAttributes(el: Element, allowed: readonly string[], code: string): void {
+function onlyAttributes(el: LightElement, allowed: readonly string[], code: string): void {
   const attrs = el.attributes;
   for (let i = 0; i < attrs.length; i++) {
     const a = attrs[i]!;
@@ -69,7 +70,7 @@ function onlyAttributes(el: Element, allowed: readonly string[], code: string): 
   }
 }
 
-function algorithmOf(el: Element): string {
+function algorithmOf(el: LightElement): string {
   onlyAttributes(el, ['Algorithm'], 'ERR_REQUEST_SIGNATURE_STRUCTURE');
   const alg = el.getAttribute('Algorithm');
   if (!alg) throw sigStructure(`ds:${el.localName} has no Algorithm attribute.`);
@@ -77,7 +78,7 @@ function algorithmOf(el: Element): string {
 }
 
 /** ds:Transform / ds:CanonicalizationMethod for exc-c14n: only ec:InclusiveNamespaces inside. */
-function checkExcC14nChildren(el: Element): void {
+function checkExcC14nChildren(el: LightElement): void {
   for (const c of dsChildren(el)) {
     if (!isElement(c, NS.exc14n, 'InclusiveNamespaces')) throw sigStructure(`${describe(c)} is not allowed inside ds:${el.localName}.`);
     onlyAttributes(c, ['PrefixList'], 'ERR_REQUEST_SIGNATURE_STRUCTURE');
@@ -85,7 +86,7 @@ function checkExcC14nChildren(el: Element): void {
   }
 }
 
-function base64Value(el: Element, what: string): Buffer {
+function base64Value(el: LightElement, what: string): Buffer {
   let text: string;
   try {
     text = textOf(el);
@@ -105,8 +106,8 @@ const HASH_BYTES = { sha1: 20, sha256: 32, sha384: 48, sha512: 64 } as const;
 interface CheckedSignature {
   alg: SignatureAlgorithm;
   hash: keyof typeof HASH_BYTES;
-  signedInfo: Element;
-  signatureValue: Element;
+  signedInfo: LightElement;
+  signatureValue: LightElement;
   /** The decoded DigestValue (its length already matches the hash). */
   digest: Buffer;
   /** InclusiveNamespaces PrefixList of the Reference's exc-c14n Transform, as xml-crypto's loadReference reads it. */
@@ -114,7 +115,7 @@ interface CheckedSignature {
 }
 
 /** Allow-list of the whole ds:Signature before anything is canonicalised (the xml-crypto CVE-2025-29774/29775 classes). */
-function checkSignatureStructure(sig: Element, rootId: string, allowSha1: boolean): CheckedSignature {
+function checkSignatureStructure(sig: LightElement, rootId: string, allowSha1: boolean): CheckedSignature {
   onlyAttributes(sig, ['Id'], 'ERR_REQUEST_SIGNATURE_STRUCTURE');
   const parts = dsChildren(sig);
   const signedInfos = parts.filter((p) => isElement(p, NS.ds, 'SignedInfo'));
@@ -192,7 +193,7 @@ function checkSignatureStructure(sig: Element, rootId: string, allowSha1: boolea
 }
 
 /** xml-crypto's loadReference: every InclusiveNamespaces child of the last Transform, PrefixList split on spaces, empty tokens dropped. */
-function prefixList(transform: Element): string[] {
+function prefixList(transform: LightElement): string[] {
   const out: string[] = [];
   for (const c of childElements(transform)) {
     for (const p of (c.getAttribute('PrefixList') ?? '').split(' ')) if (p.length > 0) out.push(p);
@@ -213,9 +214,9 @@ function notVerified(detail: string): PasarelaError {
   return invalid(`The enveloped signature could not be verified: ${detail.split('\n')[0]}`);
 }
 
-function canonicalise(el: Element, options: Parameters<ExclusiveCanonicalization['process']>[1]): string {
+function canonicalise(el: LightElement, options: Parameters<ExclusiveCanonicalization['process']>[1]): string {
   try {
-    return EXC_C14N.process(el, options);
+    return EXC_C14N.process(forXmlCrypto(el), options);
   } catch (err) {
     // e.g. "Unable to exclusive canonicalize node type: 4" for an empty CDATA section.
     throw notVerified((err as Error).message ?? '');
@@ -227,25 +228,25 @@ function canonicalise(el: Element, options: Parameters<ExclusiveCanonicalization
  * the first child when it is a text node, otherwise nothing, so a value split by a CDATA section
  * does not verify. The structure check already refused comments and elements in it.
  */
-function signatureValueOf(el: Element): Buffer {
+function signatureValueOf(el: LightElement): Buffer {
   const first = el.firstChild;
-  return first && first.nodeType === 3 ? Buffer.from((first as CharacterData).data, 'base64') : Buffer.alloc(0);
+  return first && first.nodeType === 3 ? Buffer.from((first as LightCharacterData).data, 'base64') : Buffer.alloc(0);
 }
 
 /** xml-crypto's findChildren(sig, 'SignatureValue')[0].textContent: the first child of that local name, any namespace. */
-function signatureValueText(sig: Element): string | undefined {
+function signatureValueText(sig: LightElement): string | undefined {
   for (const c of childElements(sig)) if (c.localName === 'SignatureValue') return c.textContent ?? '';
   return undefined;
 }
 
-function removeComments(root: Element): void {
-  const stack: Node[] = [root];
+function removeComments(root: LightElement): void {
+  const stack: LightElement[] = [root];
   while (stack.length > 0) {
     const n = stack.pop()!;
     for (let c = n.firstChild; c; ) {
       const next = c.nextSibling;
       if (c.nodeType === 8) n.removeChild(c);
-      else if (c.nodeType === 1) stack.push(c);
+      else if (c.nodeType === 1) stack.push(c as LightElement);
       c = next;
     }
   }
@@ -263,7 +264,7 @@ export interface VerifiedPostSignature {
  * Verify the enveloped signature of `root` (the parsed, scanned AuthnRequest) with the SP's
  * metadata keys. On return `root` is the signed node: its Signature and comments are removed.
  */
-export function verifyPostSignature(root: Element, sig: Element, scan: DocumentScan, sp: ServiceProvider): VerifiedPostSignature {
+export function verifyPostSignature(root: LightElement, sig: LightElement, scan: DocumentScan, sp: ServiceProvider): VerifiedPostSignature {
   const kids = childElements(root);
   if (sig.parentNode !== root || kids[1] !== sig || !kids[0] || !isElement(kids[0], NS.saml, 'Issuer')) {
     throw new PasarelaError(
@@ -281,7 +282,7 @@ export function verifyPostSignature(root: Element, sig: Element, scan: DocumentS
   // element it is given; here the Signature leaves the document right after, so nothing reads SignedInfo
   // again and the copy (slower than the canonicalisation itself with xmldom) is not needed.
   const signedInfo = canonicalise(checked.signedInfo, {
-    ancestorNamespaces: findAncestorNsForElement(checked.signedInfo),
+    ancestorNamespaces: findAncestorNsForElement(forXmlCrypto(checked.signedInfo)),
     defaultNsForPrefix: DEFAULT_NS_FOR_PREFIX,
   });
 

@@ -4,6 +4,7 @@ import type { RequestedAttribute } from '../types';
 import { childElements, isElement, textOf } from '../xml';
 import { describe, XMLNS_NS } from './dom';
 import { MAX_ID_LENGTH, REQUEST_TEXT_LIMITS, tooLong } from './limits';
+import type { LightCharacterData, LightElement } from '../request-tree';
 
 /** Structural allow-list and extraction (one walk over the request's known children). */
 
@@ -61,16 +62,16 @@ function structure(code: string, message: string): PasarelaError {
 
 
 /** Element children; text other than whitespace is refused (no mixed content in SAML structures). */
-function structuralChildren(el: Element): Element[] {
+function structuralChildren(el: LightElement): LightElement[] {
   for (let c = el.firstChild; c; c = c.nextSibling) {
-    if ((c.nodeType === 3 || c.nodeType === 4) && (c as CharacterData).data.trim() !== '') {
+    if ((c.nodeType === 3 || c.nodeType === 4) && (c as LightCharacterData).data.trim() !== '') {
       throw structure('ERR_REQUEST_TEXT', `${describe(el)} must not contain text outside its child elements.`);
     }
   }
   return childElements(el);
 }
 
-function attributesOf(el: Element, allowed: readonly string[], extraNs?: { ns: string; names: readonly string[] }): Map<string, string> {
+function attributesOf(el: LightElement, allowed: readonly string[], extraNs?: { ns: string; names: readonly string[] }): Map<string, string> {
   const out = new Map<string, string>();
   const attrs = el.attributes;
   for (let i = 0; i < attrs.length; i++) {
@@ -128,7 +129,7 @@ export function parseSamlInstant(value: string): Date | undefined {
   return date;
 }
 
-export function readAuthnRequest(root: Element): ParsedAuthnRequest {
+export function readAuthnRequest(root: LightElement): ParsedAuthnRequest {
   const deferred: PasarelaError[] = [];
   const a = attributesOf(root, ROOT_ATTRIBUTES);
   const id = a.get('ID');
@@ -232,7 +233,7 @@ export function readAuthnRequest(root: Element): ParsedAuthnRequest {
   return parsed;
 }
 
-function readIssuer(el: Element): string {
+function readIssuer(el: LightElement): string {
   const a = attributesOf(el, ['Format', 'NameQualifier', 'SPNameQualifier', 'SPProvidedID']);
   const format = a.get('Format');
   if (format !== undefined && format !== NAMEID_FORMAT.entity) {
@@ -243,7 +244,7 @@ function readIssuer(el: Element): string {
   return value;
 }
 
-function readExtensions(el: Element, parsed: ParsedAuthnRequest): void {
+function readExtensions(el: LightElement, parsed: ParsedAuthnRequest): void {
   attributesOf(el, []);
   let sawSpType = false;
   let sawAttributes = false;
@@ -274,7 +275,7 @@ function readExtensions(el: Element, parsed: ParsedAuthnRequest): void {
   }
 }
 
-function readRequestedAttributes(el: Element, parsed: ParsedAuthnRequest): void {
+function readRequestedAttributes(el: LightElement, parsed: ParsedAuthnRequest): void {
   const seen = new Set<string>();
   const L = REQUEST_TEXT_LIMITS;
   const children = structuralChildren(el);
@@ -320,7 +321,7 @@ function readRequestedAttributes(el: Element, parsed: ParsedAuthnRequest): void 
 
 const COMPARISONS: readonly Comparison[] = ['exact', 'minimum', 'maximum', 'better'];
 
-function readRequestedAuthnContext(el: Element, parsed: ParsedAuthnRequest): void {
+function readRequestedAuthnContext(el: LightElement, parsed: ParsedAuthnRequest): void {
   const a = attributesOf(el, ['Comparison']);
   const raw = a.get('Comparison');
   // SAML core §3.3.2.2.1: absent Comparison means "exact" (eIDAS SPs send "minimum" explicitly).

@@ -3,13 +3,14 @@ import type { ServiceProvider, TrustRegistry } from '../../trust/types';
 import { NS, STATUS } from '../constants';
 import { childElements, isElement, textOf } from '../xml';
 import { REQUEST_TEXT_LIMITS, tooLong } from './limits';
+import type { LightElement } from '../request-tree';
 
 /**
  * Trust lookup: the Issuer is read from the received document (before anything is verified,
  * so comments and elements inside it are refused), then looked up in the trust list.
  */
 
-export function readIssuerForLookup(root: Element): string {
+export function readIssuerForLookup(root: LightElement): string {
   const first = childElements(root)[0];
   if (!first || !isElement(first, NS.saml, 'Issuer')) {
     throw new PasarelaError(
