@@ -4,6 +4,7 @@ import { decodePost, decodeRedirect, type DecodedPost, type DecodedRedirect } fr
 import { STATUS } from '../constants';
 import type { AcsEndpoint, SamlRequestFailure } from '../types';
 import { parseRequestXml } from '../xml';
+import type { LightElement } from '../request-tree';
 import { selectAcs } from './acs';
 import { checkTrustedRequest } from './checks';
 import { MAX_MESSAGE_LENGTH } from './limits';
@@ -15,7 +16,6 @@ import { readAuthnRequest, type ParsedAuthnRequest } from './structure';
 import { traced } from './trace';
 import { lookupServiceProvider, readIssuerForLookup } from './trust';
 import type { InboundAuthnRequestMessage, ReceiveAuthnRequestOptions, ReceiveAuthnRequestResult } from './types';
-import type { LightElement } from '../request-tree';
 
 /**
  * Intake of an SP's AuthnRequest: binding decode, one parse, a structural allow-list on the

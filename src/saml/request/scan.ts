@@ -1,8 +1,8 @@
 import { PasarelaError } from '../../errors';
 import { NS } from '../constants';
 import { isElement } from '../xml';
-import { describe } from './dom';
 import type { LightDocument, LightElement } from '../request-tree';
+import { describe } from './dom';
 
 /**
  * Document scan: the root must be samlp:AuthnRequest; one walk over the whole document refuses

@@ -6,10 +6,10 @@ import type { ServiceProvider } from '../../trust/types';
 import { digestHash, inboundSignatureAlgorithm, verifySignature, type SignatureAlgorithm } from '../algorithms';
 import { NS, STATUS } from '../constants';
 import { childElements, isElement, textOf } from '../xml';
+import { forXmlCrypto, type LightCharacterData, type LightElement } from '../request-tree';
 import { describe, XMLNS_NS } from './dom';
 import type { DocumentScan } from './scan';
 import { algorithmRefusal, signingKeysFor } from './signature';
-import { forXmlCrypto, type LightCharacterData, type LightElement } from '../request-tree';
 
 /**
  * HTTP-POST enveloped signature, verified on the one DOM the intake parsed.

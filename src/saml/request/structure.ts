@@ -2,9 +2,9 @@ import { PasarelaError } from '../../errors';
 import { NAMEID_FORMAT, NS, STATUS, type Comparison } from '../constants';
 import type { RequestedAttribute } from '../types';
 import { childElements, isElement, textOf } from '../xml';
+import type { LightCharacterData, LightElement } from '../request-tree';
 import { describe, XMLNS_NS } from './dom';
 import { MAX_ID_LENGTH, REQUEST_TEXT_LIMITS, tooLong } from './limits';
-import type { LightCharacterData, LightElement } from '../request-tree';
 
 /** Structural allow-list and extraction (one walk over the request's known children). */
 

@@ -2,8 +2,8 @@ import { PasarelaError } from '../../errors';
 import type { ServiceProvider, TrustRegistry } from '../../trust/types';
 import { NS, STATUS } from '../constants';
 import { childElements, isElement, textOf } from '../xml';
-import { REQUEST_TEXT_LIMITS, tooLong } from './limits';
 import type { LightElement } from '../request-tree';
+import { REQUEST_TEXT_LIMITS, tooLong } from './limits';
 
 /**
  * Trust lookup: the Issuer is read from the received document (before anything is verified,
