@@ -24,7 +24,7 @@ import { dniCheckLetter } from '../src/citizens/nif';
 import { buildServices } from '../src/services';
 import { MemoryStore } from '../src/store/memory';
 import { rsaSigner } from '../test/support/sp-requests';
-import { announced, Browser, hidden, percentile, ROOT, SP_ACS, SP_ENTITY, signedRequestPath } from './lib';
+import { announced, Browser, hidden, median, ROOT, SP_ACS, SP_ENTITY, signedRequestPath } from './lib';
 
 const TRIES = Number(process.env.BENCH_ENUM_TRIES ?? 30);
 const PASSWORD = 'Bench-Enumeration-2026!';
@@ -120,7 +120,6 @@ async function main(): Promise<void> {
         if (example.size === 0) for (const a of answers) example.add(a);
       }
     }
-    const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
     const m0 = median(times.unknown);
     console.log(`\n  ${p.label}: ${disagreements} of ${TRIES} rounds where the kinds got different answers${disagreements ? ` (e.g. ${JSON.stringify([...example])})` : ''}`);
     for (const kind of KINDS) {

@@ -121,6 +121,11 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
+/** The median of unsorted values (percentile 50: the lower middle one for an even count). */
+export function median(xs: readonly number[]): number {
+  return percentile([...xs].sort((a, b) => a - b), 50);
+}
+
 /**
  * What a page announces to the citizen: the error summary's entries (form pages), else an error
  * page's alert; attempt counts normalised, so "N tries left" compares across DNIs.

@@ -46,7 +46,7 @@ import { rsaSigner, type SpSigner } from '../test/support/sp-requests';
 import { floorCpuSeconds, startFloor, stopFloor, type Capture, type FloorMode } from './floor';
 import { mainThreadCpuSeconds } from './proc';
 import { hammerWrk, wrkAvailable } from './wrk';
-import { Browser, freePort, hidden, lastCodeFor, percentile, ROOT, SP_ACS, SP_ENTITY, signedPostBody, signedRequestPath, startBrokerProcess, announced } from './lib';
+import { Browser, freePort, hidden, lastCodeFor, median, percentile, ROOT, SP_ACS, SP_ENTITY, signedPostBody, signedRequestPath, startBrokerProcess, announced } from './lib';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 4000);
 const LOGIN_SECONDS = Number(process.env.BENCH_LOGIN_SECONDS ?? 8);
@@ -86,7 +86,7 @@ function signSampler(): { stop(): number } {
   return {
     stop() {
       clearInterval(timer);
-      return samples.length ? percentile([...samples].sort((a, b) => a - b), 50) : rawSignCpuMs(1000);
+      return samples.length ? median(samples) : rawSignCpuMs(1000);
     },
   };
 }
@@ -153,11 +153,6 @@ function medians(steps: SsoRun[], efficiencyOf: (r: SsoRun) => number): SsoRun[]
     const key = `${r.setup}\0${r.binding}\0${r.connections}`;
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
-  const median = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    const m = s.length >> 1;
-    return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-  };
   return [...groups.values()].map((g) => {
     if (g.length === 1) return g[0]!;
     const of = (f: (r: SsoRun) => number) => median(g.map(f));
@@ -422,7 +417,6 @@ async function main(): Promise<void> {
   console.log('  (the password flows include one scrypt N=2^15 verification each: intended cost)');
 
   if (answers) {
-    const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
     const base0 = median(answers.times.unknown);
     console.log('\n(d) a wrong Cl@ve Permanente password, 30 tries per DNI, interleaved; median answer time and ratio to the unknown DNI:');
     for (const [which, times] of Object.entries(answers.times)) console.log(`  ${which.padEnd(12)}  ${median(times).toFixed(1).padStart(7)} ms   ${(median(times) / base0).toFixed(2)}`);
