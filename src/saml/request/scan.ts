@@ -67,7 +67,7 @@ export function scanDocument(root: LightElement): DocumentScan {
       }
     }
     for (let c = el.lastChild; c; c = c.previousSibling) {
-      if (c.nodeType === 1) stack.push(c as LightElement);
+      if (c.nodeType === 1) stack.push(c);
       else if (c.nodeType === 8) hasComments = true;
     }
   }

@@ -6,7 +6,7 @@ import type { ServiceProvider } from '../../trust/types';
 import { digestHash, inboundSignatureAlgorithm, verifySignature, type SignatureAlgorithm } from '../algorithms';
 import { NS, STATUS } from '../constants';
 import { childElements, isElement, textOf } from '../xml';
-import { forXmlCrypto, type LightCharacterData, type LightElement } from '../request-tree';
+import { forXmlCrypto, type LightElement } from '../request-tree';
 import { describe, XMLNS_NS } from './dom';
 import type { DocumentScan } from './scan';
 import { algorithmRefusal, signingKeysFor } from './signature';
@@ -42,7 +42,7 @@ function sigStructure(message: string): PasarelaError {
 /** Element children of an XML-DSig element, refusing text other than whitespace. */
 function dsChildren(el: LightElement): LightElement[] {
   for (let c = el.firstChild; c; c = c.nextSibling) {
-    if ((c.nodeType === 3 || c.nodeType === 4) && (c as LightCharacterData).data.trim() !== '') {
+    if ((c.nodeType === 3 || c.nodeType === 4) && c.data.trim() !== '') {
       throw sigStructure(`ds:${el.localName} must not contain text.`);
     }
   }
@@ -230,7 +230,7 @@ function canonicalise(el: LightElement, options: Parameters<ExclusiveCanonicaliz
  */
 function signatureValueOf(el: LightElement): Buffer {
   const first = el.firstChild;
-  return first && first.nodeType === 3 ? Buffer.from((first as LightCharacterData).data, 'base64') : Buffer.alloc(0);
+  return first && first.nodeType === 3 ? Buffer.from(first.data, 'base64') : Buffer.alloc(0);
 }
 
 /** xml-crypto's findChildren(sig, 'SignatureValue')[0].textContent: the first child of that local name, any namespace. */
@@ -246,7 +246,7 @@ function removeComments(root: LightElement): void {
     for (let c = n.firstChild; c; ) {
       const next = c.nextSibling;
       if (c.nodeType === 8) n.removeChild(c);
-      else if (c.nodeType === 1) stack.push(c as LightElement);
+      else if (c.nodeType === 1) stack.push(c);
       c = next;
     }
   }

@@ -2,7 +2,7 @@ import { PasarelaError } from '../../errors';
 import { NAMEID_FORMAT, NS, STATUS, type Comparison } from '../constants';
 import type { RequestedAttribute } from '../types';
 import { childElements, isElement, textOf } from '../xml';
-import type { LightCharacterData, LightElement } from '../request-tree';
+import type { LightElement } from '../request-tree';
 import { describe, XMLNS_NS } from './dom';
 import { MAX_ID_LENGTH, REQUEST_TEXT_LIMITS, tooLong } from './limits';
 
@@ -64,7 +64,7 @@ function structure(code: string, message: string): PasarelaError {
 /** Element children; text other than whitespace is refused (no mixed content in SAML structures). */
 function structuralChildren(el: LightElement): LightElement[] {
   for (let c = el.firstChild; c; c = c.nextSibling) {
-    if ((c.nodeType === 3 || c.nodeType === 4) && (c as LightCharacterData).data.trim() !== '') {
+    if ((c.nodeType === 3 || c.nodeType === 4) && c.data.trim() !== '') {
       throw structure('ERR_REQUEST_TEXT', `${describe(el)} must not contain text outside its child elements.`);
     }
   }
