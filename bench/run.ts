@@ -8,7 +8,8 @@
  *      from the operator listener's /metrics: pool threads and workers count) and the CPU signing
  *      efficiency = signatures per response × (a) ÷ CPU per SSO (target ≥ 0.6 on both bindings);
  *      for one process on the embedded pair, one on Redis + PostgreSQL, and N workers on Redis +
- *      PostgreSQL (targets: p99 < 20 ms at c=32 with N workers, N=2 throughput ≥ 1.7× one);
+ *      PostgreSQL (targets: p99 < 20 ms at c=32 with N workers, N=2 throughput ≥ 1.7× one; the 1 worker
+ *      and N workers setups run side by side, step by step, so that their ratio is taken per round);
  *      and the same steps against the floor (bench/floor.ts: bare node:http, the two signatures,
  *      the broker's page replayed; 1 process and N workers), each right after the broker setup it
  *      is read against: the ceiling of those figures on this machine for any Node.js server; and
@@ -124,6 +125,13 @@ interface Setup {
    * the default single process signs on the pool and so already uses every core.
    */
   inline?: boolean;
+  /**
+   * Setups of the same pair run side by side when both are selected: every server started, then
+   * each step of PLAN on one server right after the same step on the other. The target "2 workers
+   * ≥ 1.7× one worker" is the ratio of two throughputs, and on a host whose speed drifts between
+   * minutes a ratio of steps run minutes apart measures the drift (it swung by 0.4 on 3 Dec 2026).
+   */
+  pair?: 'cluster';
 }
 
 interface SsoRun {
@@ -141,6 +149,8 @@ interface SsoRun {
   /** (a), sampled during this step. */
   signMs: number;
   bad: number;
+  /** Which of the BENCH_ROUNDS rounds (PLAN) the step belongs to; the warm-up has none. */
+  round?: number;
   /** With BENCH_ROUNDS > 1: the median of the rounds' efficiencies, and each round's. */
   efficiency?: number;
   spread?: number[];
@@ -258,8 +268,8 @@ async function main(): Promise<void> {
     { label: '1 process, memory + SQLite', workers: 1, production: false },
     { label: '1 process, Redis + PostgreSQL', workers: 1, production: true },
     { label: 'floor: bare node:http, 1 process', workers: 1, production: false, floor: true },
-    { label: '1 worker, Redis + PostgreSQL', workers: 1, production: true, inline: true },
-    { label: `${WORKERS} workers, Redis + PostgreSQL`, workers: WORKERS, production: true },
+    { label: '1 worker, Redis + PostgreSQL', workers: 1, production: true, inline: true, pair: 'cluster' },
+    { label: `${WORKERS} workers, Redis + PostgreSQL`, workers: WORKERS, production: true, pair: 'cluster' },
     { label: 'floor: bare node:http, 1 worker', workers: 1, production: false, floor: true, inline: true },
     { label: `floor: bare node:http, ${WORKERS} workers`, workers: WORKERS, production: false, floor: true },
     // Last, so that the indexes above keep their meaning for BENCH_SETUPS: read it against setup 0.
@@ -272,7 +282,45 @@ async function main(): Promise<void> {
   const runs: SsoRun[] = [];
   let logins: Array<{ label: string; rate: number; p50: number; p99: number; failed: number }> = [];
   let answers: { times: Record<keyof typeof probes, number[]>; distinct: number } | undefined;
-  let child: ChildProcess | undefined;
+  const children: ChildProcess[] = [];
+  /**
+   * A broker for `setup`, logged in once; the first one started also gives the floor its page. A
+   * broker started beside another (a pair) gets a certificate host port of its own; the logins of
+   * (c) use the first one's, from bench.json.
+   */
+  const launch = async (setup: Setup, beside: boolean) => {
+    const ownCertPort = beside ? await freePort() : undefined;
+    const port = await freePort();
+    const operatorPort = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const operatorBase = `http://127.0.0.1:${operatorPort}`;
+    const child = await startBrokerProcess({
+      port,
+      operatorPort,
+      nodeArgs: process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [],
+      env: {
+        BASE_URL: base,
+        SQLITE_PATH: sqlitePath,
+        KEYS_DIR: path.join(home, 'certs'),
+        PASARELA_CONFIG: path.join(home, 'bench.json'),
+        PASARELA_PAIRWISE_SECRET: 'b'.repeat(40),
+        PASARELA_CSRF_SECRET: 'c'.repeat(40),
+        LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+        WORKERS: String(setup.workers),
+        ...(setup.inline ? { RSA_SIGNING: 'inline', UV_THREADPOOL_SIZE: '1' } : {}),
+        ...(setup.production ? { REDIS_URL: REDIS_URL, DATABASE_URL: pgUrl } : {}),
+        ...(ownCertPort ? { CERTIFICATE_PORT: String(ownCertPort), CERTIFICATE_PUBLIC_URL: `https://localhost:${ownCertPort}` } : {}),
+      },
+    });
+    children.push(child);
+    const ssoUrl = `${base}/saml/sso`;
+    const cookie = await sessionCookie(base, ssoUrl, sp, citizens[0]!.dni);
+    if (!captured) {
+      writeFileSync(capturePath, JSON.stringify(await captureSso(base, ssoUrl, sp, cookie)));
+      captured = true;
+    }
+    return { setup, child, base, ssoUrl, cookie, cpuSeconds: () => brokerCpuSeconds(operatorBase), mainSeconds: () => mainThreadCpuSeconds([child.pid!]) };
+  };
   try {
     for (const [index, setup] of setups.entries()) {
       if (only && !only.includes(index)) continue;
@@ -281,46 +329,25 @@ async function main(): Promise<void> {
         runs.push(...(await floorRuns(setup, capturePath, bindings, sp)));
         continue;
       }
-      const port = await freePort();
-      const operatorPort = await freePort();
-      const base = `http://127.0.0.1:${port}`;
-      const operatorBase = `http://127.0.0.1:${operatorPort}`;
-      child = await startBrokerProcess({
-        port,
-        operatorPort,
-        nodeArgs: process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [],
-        env: {
-          BASE_URL: base,
-          SQLITE_PATH: sqlitePath,
-          KEYS_DIR: path.join(home, 'certs'),
-          PASARELA_CONFIG: path.join(home, 'bench.json'),
-          PASARELA_PAIRWISE_SECRET: 'b'.repeat(40),
-          PASARELA_CSRF_SECRET: 'c'.repeat(40),
-          LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-          WORKERS: String(setup.workers),
-          ...(setup.inline ? { RSA_SIGNING: 'inline', UV_THREADPOOL_SIZE: '1' } : {}),
-          ...(setup.production ? { REDIS_URL: REDIS_URL, DATABASE_URL: pgUrl } : {}),
-        },
-      });
-      const ssoUrl = `${base}/saml/sso`;
-      const cookie = await sessionCookie(base, ssoUrl, sp, citizens[0]!.dni);
-      if (!captured) {
-        writeFileSync(capturePath, JSON.stringify(await captureSso(base, ssoUrl, sp, cookie)));
-        captured = true;
-      }
+      // A setup of a pair runs with the pair's later selected setups, started one after the other (each migrates the shared database before the next starts).
+      const partners = setups.filter((s, i) => i > index && setup.pair !== undefined && s.pair === setup.pair && (!only || only.includes(i)));
+      if (setup.pair !== undefined && setups.some((s, i) => i < index && s.pair === setup.pair && (!only || only.includes(i)))) continue;
+      const running = [];
+      for (const s of [setup, ...partners]) running.push(await launch(s, running.length > 0));
       for (const binding of bindings) {
-        const messages = await ssoMessages(ssoUrl, sp, binding);
-        runs.push(...(await timedSteps(setup.label, binding, base, cookie, messages, () => brokerCpuSeconds(operatorBase), () => mainThreadCpuSeconds([child!.pid!]))));
+        const servers = [];
+        for (const r of running) servers.push({ label: r.setup.label, base: r.base, cookie: r.cookie, messages: await ssoMessages(r.ssoUrl, sp, binding), cpuSeconds: r.cpuSeconds, mainSeconds: r.mainSeconds });
+        runs.push(...(await timedSteps(binding, servers)));
       }
+      const first = running[0]!;
       if (!setup.production && process.env.BENCH_SKIP_LOGINS !== '1') {
-        logins = await fullLogins(base, ssoUrl, sp, citizens, outbox, home);
-        answers = await wrongPasswordAnswers(base, ssoUrl, sp, probes);
+        logins = await fullLogins(first.base, first.ssoUrl, sp, citizens, outbox, home);
+        answers = await wrongPasswordAnswers(first.base, first.ssoUrl, sp, probes);
       }
-      await stop(child);
-      child = undefined;
+      for (const r of running) await stop(r.child);
     }
   } finally {
-    if (child) await stop(child);
+    for (const c of children) await stop(c);
     const redis = new Redis(REDIS_URL);
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length) await redis.del(...keys);
@@ -361,7 +388,18 @@ async function main(): Promise<void> {
     const process1 = at(setups[1]!.label, binding, 32);
     const worker1 = at(setups[3]!.label, binding, 32);
     const many = at(setups[4]!.label, binding, 32);
-    if (worker1 && many) console.log(`  ${binding}: ${WORKERS} workers / 1 worker on Redis + PostgreSQL at c=32: ${(many.rps / worker1.rps).toFixed(2)}× (target ≥ 1.7), p99 ${many.p99} ms (target < 20)`);
+    if (worker1 && many) {
+      // Run as a pair (Setup.pair): each round's two c=32 steps ran one right after the other, so the ratio is taken per round, then its median.
+      const round = (label: string, k: number) => runs.find((r) => r.setup === label && r.binding === binding && r.connections === 32 && r.round === k);
+      const perRound = Array.from({ length: ROUNDS }, (_, k) => [round(setups[4]!.label, k), round(setups[3]!.label, k)] as const).flatMap(([m, w]) => (m && w ? [m.rps / w.rps] : []));
+      const ratio = perRound.length === ROUNDS ? median(perRound) : many.rps / worker1.rps;
+      console.log(
+        `  ${binding}: ${WORKERS} workers / 1 worker on Redis + PostgreSQL at c=32: ${ratio.toFixed(2)}× (target ≥ 1.7)` +
+          (perRound.length === ROUNDS && ROUNDS > 1 ? `, the median of the rounds' own ratios (${perRound.map((x) => x.toFixed(2)).join(' ')})` : '') +
+          (perRound.length === ROUNDS ? '; the two setups ran side by side, each step on one server right after the same step on the other' : '') +
+          `, p99 ${many.p99} ms (target < 20)`,
+      );
+    }
     if (process1 && many) console.log(`  ${binding}: ${WORKERS} workers / 1 process (signing on the pool) at c=32: ${(many.rps / process1.rps).toFixed(2)}×`);
     const floorProcess = at(setups[2]!.label, binding, 32);
     const floorWorker = at(setups[5]!.label, binding, 32);
@@ -451,11 +489,11 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? REQUESTS);
  * one run of 3 Dec 2026), and a median of three is what a verdict should rest on.
  */
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
-const PLAN = [
+const PLAN: Array<{ connections: number; amount: number; warmup: boolean; round?: number }> = [
   { connections: 8, amount: WARMUP, warmup: true },
-  ...Array.from({ length: ROUNDS }, () => [
-    { connections: 8, amount: REQUESTS, warmup: false },
-    { connections: 32, amount: REQUESTS, warmup: false },
+  ...Array.from({ length: ROUNDS }, (_, round) => [
+    { connections: 8, amount: REQUESTS, warmup: false, round },
+    { connections: 32, amount: REQUESTS, warmup: false, round },
   ]).flat(),
 ];
 
@@ -469,39 +507,46 @@ async function ssoMessages(ssoUrl: string, sp: SpSigner, binding: 'redirect' | '
   return messages;
 }
 
-/** PLAN's steps against one server: the warm-up, then c=8 and c=32 timed, CPU read before and after each. */
-async function timedSteps(
-  label: string,
-  binding: 'redirect' | 'post',
-  base: string,
-  cookie: string,
-  messages: string[],
-  cpuSeconds: () => Promise<number> | number,
-  mainSeconds: () => number,
-): Promise<SsoRun[]> {
+interface StepTarget {
+  label: string;
+  base: string;
+  cookie: string;
+  /** Fresh messages for every step of PLAN, taken in order. */
+  messages: string[];
+  cpuSeconds: () => Promise<number> | number;
+  mainSeconds: () => number;
+}
+
+/**
+ * PLAN's steps: the warm-up, then c=8 and c=32 timed, CPU read before and after each. With more
+ * than one server (a pair of setups), each step runs on every server in turn before the next step.
+ */
+async function timedSteps(binding: 'redirect' | 'post', servers: StepTarget[]): Promise<SsoRun[]> {
   const out: SsoRun[] = [];
   for (const step of PLAN) {
-    const mine = messages.splice(0, step.amount);
-    const cpu0 = await cpuSeconds();
-    const main0 = mainSeconds();
-    const sampler = signSampler();
-    const r = USE_WRK ? await hammerWrk(base, binding, cookie, mine, step.connections) : await hammer(base, binding, cookie, mine, step.connections);
-    const cpu1 = await cpuSeconds();
-    const main1 = mainSeconds();
-    const stepSignMs = sampler.stop();
-    out.push({
-      setup: label,
-      binding,
-      connections: step.connections,
-      rps: r.rps,
-      p50: r.p50,
-      p99: r.p99,
-      cpuMsPerSso: ((cpu1 - cpu0) * 1000) / r.done,
-      mainMsPerSso: ((main1 - main0) * 1000) / r.done,
-      signMs: stepSignMs,
-      bad: r.bad,
-      ...(step.warmup ? { warmup: true } : {}),
-    });
+    for (const s of servers) {
+      const mine = s.messages.splice(0, step.amount);
+      const cpu0 = await s.cpuSeconds();
+      const main0 = s.mainSeconds();
+      const sampler = signSampler();
+      const r = USE_WRK ? await hammerWrk(s.base, binding, s.cookie, mine, step.connections) : await hammer(s.base, binding, s.cookie, mine, step.connections);
+      const cpu1 = await s.cpuSeconds();
+      const main1 = s.mainSeconds();
+      const stepSignMs = sampler.stop();
+      out.push({
+        setup: s.label,
+        binding,
+        connections: step.connections,
+        rps: r.rps,
+        p50: r.p50,
+        p99: r.p99,
+        cpuMsPerSso: ((cpu1 - cpu0) * 1000) / r.done,
+        mainMsPerSso: ((main1 - main0) * 1000) / r.done,
+        signMs: stepSignMs,
+        bad: r.bad,
+        ...(step.warmup ? { warmup: true } : { round: step.round }),
+      });
+    }
   }
   return out;
 }
@@ -530,7 +575,7 @@ async function floorRuns(setup: Setup, capturePath: string, bindings: Array<'red
     const out: SsoRun[] = [];
     for (const binding of bindings) {
       const messages = await ssoMessages(`${base}/saml/sso`, sp, binding);
-      out.push(...(await timedSteps(setup.label, binding, base, 'pasarela_sso=floor', messages, () => floorCpuSeconds(floor), () => mainThreadCpuSeconds(floor.pids))));
+      out.push(...(await timedSteps(binding, [{ label: setup.label, base, cookie: 'pasarela_sso=floor', messages, cpuSeconds: () => floorCpuSeconds(floor), mainSeconds: () => mainThreadCpuSeconds(floor.pids) }])));
     }
     return out;
   } finally {
