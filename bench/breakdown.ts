@@ -61,6 +61,18 @@ async function cpuMsAsync(fn: () => Promise<unknown>): Promise<number> {
   return (c.user + c.system) / 1000;
 }
 
+/** Exactly `n` fresh signed AuthnRequests for `binding` (each is sent once: a replay is refused): a Redirect path with its query, or a POST form body. */
+async function freshMessages(binding: 'redirect' | 'post', dest: string, sp: ReturnType<typeof rsaSigner>, n: number): Promise<string[]> {
+  const out: string[] = [];
+  while (out.length < n) out.push(...(await Promise.all(Array.from({ length: Math.min(50, n - out.length) }, () => (binding === 'post' ? signedPostBody(dest, sp, 'low') : signedRequestPath(dest, sp.key, 'low'))))));
+  return out;
+}
+
+/** What the SSO route hands the intake for one of `freshMessages`. */
+function intakeMessage(binding: 'redirect' | 'post', m: string) {
+  return binding === 'redirect' ? { binding, rawQuery: m.slice(m.indexOf('?') + 1) } : { binding, form: Object.fromEntries(new URLSearchParams(m)) };
+}
+
 async function main(): Promise<void> {
   const home = mkdtempSync(path.join(tmpdir(), 'pasarela-breakdown-'));
   const sp = rsaSigner('breakdown SP');
@@ -153,10 +165,8 @@ async function main(): Promise<void> {
   };
   const rows: string[] = [];
   for (const binding of ['redirect', 'post'] as const) {
-    const messages: string[] = [];
-    while (messages.length < 3 * N) messages.push(...(await Promise.all(Array.from({ length: 50 }, () => (binding === 'post' ? signedPostBody(dest, sp, 'low') : signedRequestPath(dest, sp.key, 'low'))))));
-    const asMsg = (m: string) =>
-      binding === 'redirect' ? { binding, rawQuery: m.slice(m.indexOf('?') + 1) } : { binding, form: Object.fromEntries(new URLSearchParams(m)) };
+    const messages = await freshMessages(binding, dest, sp, 3 * N);
+    const asMsg = (m: string) => intakeMessage(binding, m);
     const opts = () => intakeOptions(intakeDeps);
     // intake
     const intakeMsgs = messages.slice(0, N);
@@ -224,8 +234,7 @@ async function main(): Promise<void> {
     // In process, one whole SSO after the other (intake, Broker.start, page), the intake's trace timing
     // its steps; after each SSO one raw sign, timed: what a signature costs amid the rest of the work,
     // against the same sign in a tight loop right after.
-    const fresh: string[] = [];
-    while (fresh.length < N) fresh.push(...(await Promise.all(Array.from({ length: 50 }, () => (binding === 'post' ? signedPostBody(dest, sp, 'low') : signedRequestPath(dest, sp.key, 'low'))))));
+    const fresh = await freshMessages(binding, dest, sp, N);
     const steps = new Map<string, number>();
     let between = 0;
     for (const m of fresh) {
@@ -300,9 +309,7 @@ async function steadyInProcess(o: SsoParts & { sessionId: string }): Promise<voi
         const beside: number[] = [];
         let sign = 0;
         for (let round = 0; round < warm + rounds; round++) {
-          const msgs: string[] = [];
-          while (msgs.length < N) msgs.push(...(await Promise.all(Array.from({ length: 50 }, () => (binding === 'post' ? signedPostBody(o.dest, o.sp, 'low') : signedRequestPath(o.dest, o.sp.key, 'low'))))));
-          const inputs = msgs.map((m) => (binding === 'redirect' ? { binding, rawQuery: m.slice(m.indexOf('?') + 1) } : { binding, form: Object.fromEntries(new URLSearchParams(m)) }));
+          const inputs = (await freshMessages(binding, o.dest, o.sp, N)).map((m) => intakeMessage(binding, m));
           sign = cpuMs(() => {
             for (let i = 0; i < 200; i++) rawSign('sha256', data, signKey);
           }).ms / 200;
@@ -376,8 +383,7 @@ async function underLoad(o: SsoParts & {
   const results: Record<string, Array<{ cpu: number; eff: number }>> = {};
   for (let round = 0; round < rounds; round++) {
     for (const [label, base] of Object.entries(targets)) {
-      const messages: string[] = [];
-      while (messages.length < perRun) messages.push(...(await Promise.all(Array.from({ length: 50 }, () => signedRequestPath(o.dest, o.sp.key, 'low')))));
+      const messages = await freshMessages('redirect', o.dest, o.sp, perRun);
       const s0 = signSample();
       const c0 = process.cpuUsage();
       const r = await hammerWrk(base, 'redirect', o.cookie, messages, 8);
