@@ -71,6 +71,8 @@ export interface LifecycleDeps {
 const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 const CODE_LENGTH = 16;
 const DAY_MS = 86_400_000;
+/** An id no row has (ids are UUIDs): what the statements of a wrong activation code look up when there is nothing to count against. */
+const NO_ROW = 'none';
 
 function randomChars(n: number): string {
   let s = '';
@@ -219,6 +221,12 @@ export class CitizenLifecycle {
    * Check DNI/NIE + activation code without consuming it (the first step of /account/activate).
    * A wrong code counts against the newest code of that citizen (5 lock it); an unknown DNI costs
    * the same audited transaction. Only the right code learns that it expired, was used or locked.
+   *
+   * A wrong code runs the same statements in the same order whoever the DNI belongs to (unknown,
+   * not activated, active, locked, deregistered): the citizen, its newest codes, the counted
+   * attempt and its re-read, the audit record. The UPDATE and the re-read match no row when there
+   * is no active code to count against. An unknown DNI used to skip the last three, and answered
+   * 0.2–0.7 ms sooner than a registered one (`npm run bench:enumeration`, 3 Dec 2026).
    */
   async checkActivationCode(dniInput: string, codeInput: string, ctx: AuditContext = {}): Promise<CodeCheck> {
     const dni = normalizeDni(dniInput);
@@ -226,15 +234,19 @@ export class CitizenLifecycle {
     if (!new RegExp(`^[${CODE_ALPHABET}]{${CODE_LENGTH}}$`).test(code)) return { ok: false, reason: 'malformed' };
     const max = this.deps.config.activationCode.maxAttempts;
     return this.deps.ds.transaction(async (m): Promise<CodeCheck> => {
-      const citizen = await m.getRepository(CitizenEntity).findOneBy({ dni });
-      const latest = citizen && citizen.status !== 'deregistered' ? await this.latestCode(m, citizen.id) : null;
+      // Two raw columns, not an entity: hydrating a found row cost a known DNI ~0.3 ms more than an unknown one.
+      const citizen = await m
+        .getRepository(CitizenEntity)
+        .createQueryBuilder('c')
+        .select('c.id', 'id')
+        .addSelect('c.status', 'status')
+        .where('c.dni = :dni', { dni })
+        .getRawOne<Pick<CitizenRow, 'id' | 'status'>>();
+      const newest = await this.latestCode(m, citizen?.id ?? NO_ROW);
+      const latest = citizen && citizen.status !== 'deregistered' ? newest : null;
       const typed = codeHash(citizen?.id ?? 'nobody', code);
       const base = { actor: ctx.actor ?? 'citizen', citizenId: citizen?.id, requestId: ctx.requestId };
-      if (!citizen || !latest) {
-        await this.audit.record({ ...base, type: 'activation_code.failed', detail: { reason: citizen ? 'no_code' : 'unknown', who: maskDni(dni), address: ctx.address } }, m);
-        return { ok: false, reason: 'wrong' };
-      }
-      if (sameHash(latest.codeHash, typed)) {
+      if (latest && sameHash(latest.codeHash, typed)) {
         const reason: ActivationRefusal | null =
           latest.status === 'used' ? 'used' : latest.status === 'locked' ? 'locked' : latest.status !== 'active' ? 'wrong' : this.now() >= latest.expiresAt ? 'expired' : null;
         if (reason) {
@@ -242,23 +254,26 @@ export class CitizenLifecycle {
           return { ok: false, reason };
         }
         await this.audit.record({ ...base, type: 'activation_code.checked', detail: { address: ctx.address } }, m);
-        return { ok: true, citizen: toCitizen(citizen), codeId: latest.id };
+        return { ok: true, citizen: toCitizen(await this.rowById(m, citizen!.id)), codeId: latest.id };
       }
-      if (latest.status === 'active') {
-        await m
-          .createQueryBuilder()
-          .update(ActivationCodeEntity)
-          .set({ failedAttempts: () => 'failed_attempts + 1' })
-          .where('id = :id AND status = :active', { id: latest.id, active: 'active' })
-          .execute();
-        const after = await m.getRepository(ActivationCodeEntity).findOneByOrFail({ id: latest.id });
-        await this.audit.record({ ...base, type: 'activation_code.failed', detail: { reason: 'wrong', attempt: after.failedAttempts, address: ctx.address } }, m);
-        if (after.failedAttempts >= max && after.status === 'active') {
-          await m.getRepository(ActivationCodeEntity).update({ id: latest.id, status: 'active' }, { status: 'locked' });
-          await this.audit.record({ ...base, type: 'activation_code.locked', actor: 'system', detail: { attempts: after.failedAttempts } }, m);
-        }
-      } else {
-        await this.audit.record({ ...base, type: 'activation_code.failed', detail: { reason: 'wrong', codeStatus: latest.status, address: ctx.address } }, m);
+      const counted = latest?.status === 'active' ? latest.id : NO_ROW;
+      await m
+        .createQueryBuilder()
+        .update(ActivationCodeEntity)
+        .set({ failedAttempts: () => 'failed_attempts + 1' })
+        .where('id = :id AND status = :active', { id: counted, active: 'active' })
+        .execute();
+      const after = await m.getRepository(ActivationCodeEntity).findOneBy({ id: counted });
+      const detail =
+        !citizen || !latest
+          ? { reason: citizen ? 'no_code' : 'unknown', who: maskDni(dni), address: ctx.address }
+          : after
+            ? { reason: 'wrong', attempt: after.failedAttempts, address: ctx.address }
+            : { reason: 'wrong', codeStatus: latest.status, address: ctx.address };
+      await this.audit.record({ ...base, type: 'activation_code.failed', detail }, m);
+      if (after && after.failedAttempts >= max && after.status === 'active') {
+        await m.getRepository(ActivationCodeEntity).update({ id: after.id, status: 'active' }, { status: 'locked' });
+        await this.audit.record({ ...base, type: 'activation_code.locked', actor: 'system', detail: { attempts: after.failedAttempts } }, m);
       }
       return { ok: false, reason: 'wrong' };
     });

@@ -176,6 +176,52 @@ describeEachPair('citizen lifecycle service', (pair) => {
     expect(await lifecycle.checkActivationCode(r.dni, 'not a code')).toEqual({ ok: false, reason: 'malformed' });
   });
 
+  test('a wrong activation code runs the same statements whoever the DNI belongs to (unknown, pending, used, locked, deregistered)', async () => {
+    // What the time of the answer follows (bench:enumeration measures it): an unknown DNI used to skip
+    // the newest-code lookup, the counted attempt and its re-read, and answered sooner.
+    const pending = registration();
+    await lifecycle.register(pending);
+    const used = registration();
+    const issued = await lifecycle.register(used);
+    const checked = await lifecycle.checkActivationCode(used.dni, issued.code!);
+    if (!checked.ok) throw new Error('code refused');
+    await lifecycle.activate(issued.citizen.id, checked.codeId, PASSWORDS[0]!, PASSWORDS[0]!);
+    const locked = registration();
+    await lifecycle.register(locked);
+    for (let i = 0; i < 5; i++) await lifecycle.checkActivationCode(locked.dni, 'AAAA-BBBB-CCCC-DDDD');
+    const gone = registration();
+    const goneIssued = await lifecycle.register(gone);
+    await lifecycle.deregister(goneIssued.citizen.id);
+
+    const statements: string[] = [];
+    const logger = ds.logger;
+    const recording = Object.assign(Object.create(logger) as typeof logger, {
+      logQuery: (query: string, parameters?: unknown[], runner?: never) => {
+        statements.push(query);
+        return logger.logQuery(query, parameters, runner);
+      },
+    });
+    const statementsOf = async (dni: string): Promise<string[]> => {
+      statements.length = 0;
+      Object.assign(ds, { logger: recording });
+      try {
+        expect(await lifecycle.checkActivationCode(dni, 'AAAA-BBBB-CCCC-EEEE')).toEqual({ ok: false, reason: 'wrong' });
+      } finally {
+        Object.assign(ds, { logger });
+      }
+      return [...statements];
+    };
+    const unknown = await statementsOf(registration().dni);
+    expect(unknown.filter((q) => /^\s*UPDATE/i.test(q))).toHaveLength(1);
+    expect(unknown.filter((q) => /^\s*SELECT/i.test(q)).length).toBeGreaterThanOrEqual(3);
+    for (const r of [pending, used, locked, gone]) expect(await statementsOf(r.dni)).toEqual(unknown);
+    // The pending citizen's attempt was counted, the others' had nothing to count against.
+    const types = (await audit.list({ citizenId: (await citizens.findByDni(pending.dni))!.id })).map((e) => e.type);
+    expect(types).toContain('activation_code.failed');
+    const row = await ds.getRepository(ActivationCodeEntity).findOneByOrFail({ citizenId: (await citizens.findByDni(pending.dni))!.id });
+    expect(row.failedAttempts).toBe(1);
+  });
+
   test('upgrade: basic -> advanced by office or certificate, audited; an advanced one cannot be upgraded', async () => {
     const r = registration({ channel: 'letter' });
     await lifecycle.register(r);
