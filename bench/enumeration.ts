@@ -4,7 +4,7 @@
  *
  * One broker in this process (memory store + SQLite, as `npm start`) on a real port. For each
  * page, 30 tries per DNI kind, interleaved in a new random order each round so that drift of this shared machine hits every kind
- * alike: an unknown DNI, a registration not yet activated, a locked one, a deregistered one and
+ * alike: an unknown DNI, a registration not yet activated (with a live activation code), a locked one, a deregistered one and
  * an active one, each with a wrong secret. Prints the median answer time, its ratio to the
  * unknown DNI's, and in how many rounds the kinds did not all get the same answer (status and
  * announced text; "N tries left" then "locked" is the expected sequence, alike for every kind).
@@ -66,7 +66,8 @@ async function main(): Promise<void> {
   const dni = (n: number) => `${n}${dniCheckLetter(String(n))}`;
   const probes: Record<Kind, string> = { unknown: dni(46_000_000), pending: dni(46_000_001), locked: dni(46_000_002), deregistered: dni(46_000_003), registered: dni(46_000_004) };
   const person = { givenName: 'Elena', firstSurname: 'Marín', secondSurname: null, dateOfBirth: '1980-01-01', registrationLevel: 'advanced' as const, dniValidityDate: '2031-01-01' };
-  await s.citizens.create({ ...person, dni: probes.pending, mobile: '+34612000001' });
+  // Registered at an office, so with a live activation code, as a citizen who has not activated yet.
+  await s.lifecycle.register({ dni: probes.pending, givenName: person.givenName, firstSurname: person.firstSurname, dateOfBirth: person.dateOfBirth, dniValidityDate: person.dniValidityDate, mobile: '+34612000001', channel: 'office' });
   await s.citizens.create({ ...person, dni: probes.locked, mobile: '+34612000002', password: PASSWORD });
   for (let i = 0; i < 5; i++) await s.citizens.verifyPassword(probes.locked, 'Not-The-Password-1');
   const gone = await s.citizens.create({ ...person, dni: probes.deregistered, mobile: '+34612000003', password: PASSWORD });
@@ -89,12 +90,17 @@ async function main(): Promise<void> {
     return { b, url, form: await (await b.go(url)).text() };
   }
 
-  const pages: Array<{ label: string; open: () => Promise<{ b: Browser; url: string; form: string }>; fields: (d: string, round: number) => Record<string, string> }> = [
+  const pages: Array<{ label: string; open: () => Promise<{ b: Browser; url: string; form: string }>; fields: (d: string, round: number) => Record<string, string>; beforeRound?: (round: number) => Promise<void> }> = [
     { label: 'Cl@ve PIN, DNI + wrong validity date', open: () => atMethod('pin'), fields: (d) => ({ dni: d, validity_date: '01/01/2020' }) },
     { label: 'Cl@ve Permanente, wrong password', open: () => atMethod('permanente'), fields: (d, r) => ({ username: d, password: `Wrong-${r}-Password` }) },
     { label: '/account/recover, DNI + wrong validity date', open: () => atAccount('recover'), fields: (d) => ({ dni: d, validity_date: '01/01/2020' }) },
     { label: '/account/password, wrong current password', open: () => atAccount('password'), fields: (d, r) => ({ dni: d, current_password: `Wrong-${r}-Password` }) },
-    { label: '/account/activate, wrong activation code', open: () => atAccount('activate'), fields: (d) => ({ dni: d, activation_code: 'AAAA-BBBB-CCCC-DDDD' }) },
+    { label: '/account/activate, wrong activation code', open: () => atAccount('activate'), fields: (d) => ({ dni: d, activation_code: 'AAAA-BBBB-CCCC-DDDD' }),
+      // A fresh code every 4 rounds (untimed): every wrong try then counts against a live code, which locks at 5.
+      beforeRound: async (round) => {
+        if (round % 4 === 0) await s.lifecycle.reissueCode(probes.pending);
+      },
+    },
   ];
 
   console.log(`Enumeration timing — ${TRIES} tries per DNI kind, interleaved, one process (memory + SQLite); median answer ms and ratio to the unknown DNI (target: within 20 %, one answer):`);
@@ -104,6 +110,7 @@ async function main(): Promise<void> {
     let disagreements = 0;
     const example = new Set<string>();
     for (let round = 0; round < TRIES; round++) {
+      await p.beforeRound?.(round);
       const answers = new Set<string>();
       // A new order each round: no kind always goes first (warm caches) or last.
       const order = [...KINDS].sort(() => Math.random() - 0.5);
