@@ -225,7 +225,8 @@ export class CitizenLifecycle {
    * A wrong code runs the same statements in the same order whoever the DNI belongs to (unknown,
    * not activated, active, locked, deregistered): the citizen, its newest codes, the counted
    * attempt and its re-read, the audit record. The UPDATE and the re-read match no row when there
-   * is no active code to count against. An unknown DNI used to skip the last three, and answered
+   * is no active code to count against. Only the try that reaches the limit adds two more (the lock
+   * and its audit record), and only a DNI with a live code can reach it. An unknown DNI used to skip the last three, and answered
    * 0.2–0.7 ms sooner than a registered one (`npm run bench:enumeration`, 3 Dec 2026).
    */
   async checkActivationCode(dniInput: string, codeInput: string, ctx: AuditContext = {}): Promise<CodeCheck> {
