@@ -6,7 +6,7 @@
  * (open it in Chrome DevTools). A tool for finding cost, not a benchmark: profiling slows it.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -63,6 +63,8 @@ async function main(): Promise<void> {
       RSA_SIGNING: process.env.RSA_SIGNING ?? 'inline',
     },
   });
+  // For a native profiler attached to the broker (ARCHITECTURE "Read by perf"): perf record -p <pid>.
+  console.log(`broker pid ${child.pid}`);
   const ssoUrl = `${base}/saml/sso`;
   const browser = new Browser(base);
   const start = await browser.go(await signedRequestPath(ssoUrl, sp.key, 'low'));
@@ -99,7 +101,12 @@ async function main(): Promise<void> {
     child.once('exit', () => resolve());
     child.kill('SIGINT');
   });
-  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'))!;
+  const file = existsSync(profDir) ? readdirSync(profDir).find((f) => f.endsWith('.cpuprofile')) : undefined;
+  if (file === undefined) {
+    // PROFILE_NODE_ARGS without --cpu-prof: the load was for another profiler.
+    console.log(`\n${binding}: ${total} SSO round trips (${bad} bad); no .cpuprofile (PROFILE_NODE_ARGS has no --cpu-prof)`);
+    return;
+  }
   const profile = JSON.parse(readFileSync(path.join(profDir, file), 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
   // Only the samples of the load window (the profile starts with the process: start-up, key
   // generation and the login are left out). Profile time ≈ time since spawn.
