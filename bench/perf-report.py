@@ -20,7 +20,9 @@ import sys
 STEPS = [
     ("the SP's signature verify", r'verifyOneShot'),
     ('hash updates (digests, page MAC): UTF-8 conversion and SHA-256', r'node:internal/crypto/hash'),
-    ('signing hand-off to the pool', r'JS:\*?signCanonical|signAsync'),
+    # signCanonical's own frames beside its digests: mostly the Promise and the job that hand a
+    # signature to the pool, also SignedInfo and the splice.
+    ('signCanonical beside its digests (mostly the hand-off to the pool)', r'JS:\*?signCanonical|signAsync'),
     ('intake: XML parse', r'saxes|request-tree'),
     ('intake: binding decode', r'saml/bindings\.js'),
     ('POST body parser', r'body-parser|raw-body'),
