@@ -216,9 +216,10 @@ describeEachPair('citizen lifecycle service', (pair) => {
     expect(unknown.filter((q) => /^\s*SELECT/i.test(q)).length).toBeGreaterThanOrEqual(3);
     for (const r of [pending, used, locked, gone]) expect(await statementsOf(r.dni)).toEqual(unknown);
     // The pending citizen's attempt was counted, the others' had nothing to count against.
-    const types = (await audit.list({ citizenId: (await citizens.findByDni(pending.dni))!.id })).map((e) => e.type);
+    const pendingId = (await citizens.findByDni(pending.dni))!.id;
+    const types = (await audit.list({ citizenId: pendingId })).map((e) => e.type);
     expect(types).toContain('activation_code.failed');
-    const row = await ds.getRepository(ActivationCodeEntity).findOneByOrFail({ citizenId: (await citizens.findByDni(pending.dni))!.id });
+    const row = await ds.getRepository(ActivationCodeEntity).findOneByOrFail({ citizenId: pendingId });
     expect(row.failedAttempts).toBe(1);
   });
 
